@@ -255,3 +255,69 @@ class CallbackAnnotator:
                     "expected 'a', 'b', 'tie' or a float in [0, 1]"
                 )
         return Labels(pairs=idx, y=y, source=self.name, seed=None)
+
+
+class LabelsPending(LabelError):
+    """A :class:`FileAnnotator` has no (more) label for some requested pairs: humans must label them first.
+
+    Attributes:
+        missing: (k,) candidate indices that lack a label, one entry per missing label.
+    """
+
+    def __init__(self, msg: str, missing: np.ndarray) -> None:
+        super().__init__(msg)
+        self.missing = missing
+
+
+class FileAnnotator:
+    """Labels read from a file of human labels (see :func:`duelbandit.io.labels.read_human_labels`).
+
+    The k-th request for a pair gets the k-th label of that pair in file order, so repeats of a pair
+    get different human answers and a resumed run gets the same answers again. ``consumed`` lists pairs
+    already answered (one entry per label, e.g. the labels a run has logged): those labels are skipped.
+    If any requested label is missing, :class:`LabelsPending` is raised and nothing is consumed.
+
+    Args:
+        labels: the labels in the file (pairs index ``pool.pairs()``).
+        pool: the pool the batches refer to.
+        consumed: candidate indices already answered, one entry per label.
+        name: recorded as the labels' ``source``.
+    """
+
+    def __init__(
+        self, labels: Labels, pool: Pool, *, consumed: np.ndarray | None = None, name: str = "file"
+    ) -> None:
+        self.labels = labels
+        self.pool = pool
+        self.name = name
+        order = np.argsort(labels.pairs, kind="stable")  # file order within each pair
+        uniq, start, count = np.unique(labels.pairs[order], return_index=True, return_counts=True)
+        self._rows = {int(p): order[s : s + c] for p, s, c in zip(uniq, start, count)}
+        self._used: dict[int, int] = {}
+        if consumed is not None:
+            for p, c in zip(*np.unique(np.asarray(consumed, dtype=np.int64), return_counts=True)):
+                self._used[int(p)] = int(c)
+
+    def label(self, batch: Batch) -> Labels:
+        """The next unused file label of every requested label of ``batch``, in ``batch.expanded()`` order."""
+        idx, _, _ = _pair_arrays(batch, self.pool)
+        take = np.empty(idx.shape[0], dtype=np.int64)
+        used = dict(self._used)
+        missing = []
+        for s, p in enumerate(idx.tolist()):
+            k = used.get(p, 0)
+            rows = self._rows.get(p)
+            if rows is None or k >= rows.shape[0]:
+                missing.append(p)
+                continue
+            take[s] = rows[k]
+            used[p] = k + 1
+        if missing:
+            miss = np.asarray(missing, dtype=np.int64)
+            ids = self.pool.pairs().pair_ids(np.unique(miss)[:3])
+            raise LabelsPending(
+                f"{self.name}: {miss.shape[0]} of {idx.shape[0]} requested labels are not in the file yet "
+                f"(e.g. pair {', '.join(ids)})", miss)
+        self._used = used
+        ann = None if self.labels.annotator is None else tuple(self.labels.annotator[k] for k in take)
+        return Labels(pairs=idx, y=self.labels.y[take], source=self.name, seed=None, annotator=ann)

@@ -1,18 +1,53 @@
-"""Selectors: which pairs to label. One protocol (:class:`Selector`) for offline and online rules."""
+"""Selectors: which pairs to label. One protocol (:class:`Selector`) for offline and online rules.
+
+``SELECTORS`` maps each name to its class (``make_selector(name, **params)`` builds one):
+
+- offline: ``uniform``, ``odpo`` (:mod:`duelbandit.select.offline`);
+- two-stage local design: ``two_stage`` (:mod:`duelbandit.select.local`);
+- sequential: ``apo``, ``apo_practical``, ``greedy_logdet``, ``entropy``, ``certainty``, ``maxinp``,
+  ``colstim`` (:mod:`duelbandit.select.online`) and ``dts`` (:mod:`duelbandit.select.dts`);
+- budget allocation over skill clusters by a trained RandQL agent: ``randql_allocator``
+  (:mod:`duelbandit.select.allocator`, :mod:`duelbandit.rl.allocation`).
+
+The collection loop (:mod:`duelbandit.select.loop`) runs any of them in rounds, with crash-safe resume.
+"""
 
 from __future__ import annotations
 
 from duelbandit.errors import SelectorError
-from duelbandit.select.base import Batch
-from duelbandit.select.base import SelectionState
-from duelbandit.select.base import Selector
-from duelbandit.select.offline import ODPOSelector
-from duelbandit.select.offline import UniformSelector
+from duelbandit.select.allocator import RandQLAllocator as RandQLAllocator
+from duelbandit.select.base import Batch as Batch
+from duelbandit.select.base import SelectionState as SelectionState
+from duelbandit.select.base import Selector as Selector
+from duelbandit.select.dts import DTSSelector as DTSSelector
+from duelbandit.select.local import TwoStageSelector as TwoStageSelector
+from duelbandit.select.offline import ODPOSelector as ODPOSelector
+from duelbandit.select.offline import UniformSelector as UniformSelector
+from duelbandit.select.online import APOSelector as APOSelector
+from duelbandit.select.online import CertaintySelector as CertaintySelector
+from duelbandit.select.online import CoLSTIMSelector as CoLSTIMSelector
+from duelbandit.select.online import EntropySelector as EntropySelector
+from duelbandit.select.online import GreedyLogDetSelector as GreedyLogDetSelector
+from duelbandit.select.online import MaxInPSelector as MaxInPSelector
+from duelbandit.select.online import PracticalAPOSelector as PracticalAPOSelector
 
 SELECTORS: dict[str, type] = {
     "uniform": UniformSelector,
     "odpo": ODPOSelector,
+    "two_stage": TwoStageSelector,
+    "apo": APOSelector,
+    "apo_practical": PracticalAPOSelector,
+    "greedy_logdet": GreedyLogDetSelector,
+    "entropy": EntropySelector,
+    "certainty": CertaintySelector,
+    "maxinp": MaxInPSelector,
+    "colstim": CoLSTIMSelector,
+    "dts": DTSSelector,
+    "randql_allocator": RandQLAllocator,
 }
+
+# selectors whose choice does not depend on labels (they ignore update())
+OFFLINE: frozenset[str] = frozenset({"uniform", "odpo"})
 
 
 def make_selector(name: str, **params) -> Selector:
@@ -25,11 +60,22 @@ def make_selector(name: str, **params) -> Selector:
 
 
 __all__ = [
-    "Batch",
-    "ODPOSelector",
+    "OFFLINE",
     "SELECTORS",
+    "APOSelector",
+    "Batch",
+    "CertaintySelector",
+    "CoLSTIMSelector",
+    "DTSSelector",
+    "EntropySelector",
+    "GreedyLogDetSelector",
+    "MaxInPSelector",
+    "ODPOSelector",
+    "PracticalAPOSelector",
+    "RandQLAllocator",
     "SelectionState",
     "Selector",
+    "TwoStageSelector",
     "UniformSelector",
     "make_selector",
 ]

@@ -56,7 +56,7 @@ class Batch:
         return np.repeat(self.pairs, self.counts)
 
     @classmethod
-    def from_indices(cls, index: np.ndarray, **kw) -> "Batch":
+    def from_indices(cls, index: np.ndarray, **kw) -> Batch:
         """Build from a list of candidate indices with repeats, keeping first-appearance order."""
         index = np.asarray(index, dtype=np.int64)
         uniq, first, counts = np.unique(index, return_index=True, return_counts=True)
@@ -77,7 +77,7 @@ class SelectionState:
 
     pool: Pool
     features: Features
-    labels: "Labels | None" = None
+    labels: Labels | None = None
     lam: float | None = None
 
     def __post_init__(self) -> None:
@@ -100,6 +100,6 @@ class Selector(Protocol):
         """Return a batch asking for exactly ``budget`` labels."""
         ...
 
-    def update(self, batch: Batch, labels: "Labels") -> None:
+    def update(self, batch: Batch, labels: Labels) -> None:
         """Receive the labels of ``batch`` (online selectors); offline selectors do nothing."""
         ...

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from duelbandit.design import optimal_design, round_design
 from duelbandit.errors import SelectorError
 from duelbandit.rng import as_generator, seed_of
 from duelbandit.select.base import Batch, SelectionState
+
+# designs depend on the candidates only: the last few are shared by every ODPO / two-stage selector, so that
+# budgets, seeds and fresh selector objects on the same pool reuse one solve (keyed by a hash of B)
+_DESIGNS: OrderedDict = OrderedDict()
+_DESIGNS_KEPT = 4
 
 
 def check_budget(budget: int) -> int:
@@ -67,17 +73,18 @@ class ODPOSelector:
     method: str = "fw"
     rounding: str = "guarantee"
     name: str = "odpo"
-    # the design depends on the candidates only: remember the last one (budgets and seeds reuse it)
-    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def design(self, B: np.ndarray):
-        """The (cached) design on the candidate differences B."""
+        """The design on the candidate differences B (cached: the last few designs are shared)."""
         key = (B.shape, hashlib.blake2b(np.ascontiguousarray(B).tobytes(), digest_size=16).digest(),
                self.eps, self.method)
-        if key not in self._cache:
-            self._cache.clear()
-            self._cache[key] = optimal_design(B, method=self.method, eps=self.eps)
-        return self._cache[key]
+        if key in _DESIGNS:
+            _DESIGNS.move_to_end(key)
+        else:
+            _DESIGNS[key] = optimal_design(B, method=self.method, eps=self.eps)
+            while len(_DESIGNS) > _DESIGNS_KEPT:
+                _DESIGNS.popitem(last=False)
+        return _DESIGNS[key]
 
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
         T = check_budget(budget)

@@ -55,3 +55,16 @@ def test_bad_budget_is_refused(name, budget, small_pool):
 def test_unknown_selector_names_the_choices():
     with pytest.raises(SelectorError, match="odpo"):
         make_selector("nope")
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_every_selector_runs_in_rounds_with_a_short_last_round(name, small_pool):
+    from duelbandit.annotate import SimulatedBT
+    from duelbandit.select.loop import collect
+
+    pool, feats = small_pool
+    theta = np.linspace(-1, 1, feats.dim)
+    res = collect(SelectionState(pool, feats), make_selector(name),
+                  lambda gen, done: SimulatedBT(theta, pool, feats, rng=gen),
+                  budget=30, batch_size=7, seed=0, verbose=False)
+    assert res.complete and len(res.labels) == 30 and res.rounds == 5
