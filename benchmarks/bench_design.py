@@ -1,25 +1,28 @@
-"""How fast is our D-optimal design engine against the real alternatives, and against the cost floor?
+"""How fast is the D-optimal design engine against cvxpy, against the published fastest method (REX), and
+against the cost floor of one leverage pass?
 
-Question: time to reach a certified D-efficiency >= 0.999 (max leverage <= d / 0.999) for
-  - duelbandit Frank–Wolfe with away steps (method="fw"),
-  - cvxpy in the fast affine form log_det(reshape(A @ w, (d, d))) with Clarabel and with SCS,
-  - Titterington's multiplicative algorithm (method="mult"),
-on within-prompt difference candidates of an anisotropic synthetic pool (duelbandit.synthetic, 5 responses
-per prompt, so L = 10 x prompts), plus Frank–Wolfe alone at L = 1e5 and 1e6. Every time is also divided
-by the time of one bare leverage pass over the same candidates (one (L x d)(d x d) product and a row
-reduction): no certificate can cost less, so that ratio is the distance to the floor.
+Questions, all answered in one run on the same candidates:
+1. Small sets (L <= 5000, d <= 20): time to a certified D-efficiency >= 0.999 for every method (auto,
+   rex, fw, mult, cvxpy with Clarabel and SCS), and the log det that auto reaches at eps = 1e-7 against
+   cvxpy/Clarabel's (relative difference) with the speed ratio.
+2. Scale (L = 1e5, 1e6; d = 32, 64): auto (screening + Newton + deletion) against plain Frank–Wolfe with
+   away steps and REX, every time also in units of one bare float64 leverage pass (the floor), with 1 and 2
+   BLAS threads for the headline size.
+3. Pair-shared leverages: the same L = 1e6, d = 64 design from (features, pairs) without forming the
+   (L, d) differences, on numpy and on the torch CPU backend.
 
-The baselines run in a child process with a wall-clock cap (cvxpy cannot be interrupted in-process) and
-are reported as "did not finish" past it. All solvers go through ``optimal_design`` and are judged by the
-same exact certificate. Usage:
+Candidates are within-prompt differences of an anisotropic synthetic pool (duelbandit.synthetic, 5
+responses per prompt, L = 10 x prompts). cvxpy runs in a child process with a wall-clock cap. Every method
+goes through ``optimal_design`` and is judged by its exact certificate. Usage:
 
-    python benchmarks/bench_design.py            # full run (~10-20 min on 2 cores)
+    python benchmarks/bench_design.py            # full run (~15-25 min on 2 shared cores)
     python benchmarks/bench_design.py --quick    # smoke run (~1 min)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -29,24 +32,27 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from duelbandit.design import leverages, optimal_design
 from duelbandit.synthetic import make_synthetic_pool
 
 EFFICIENCY = 0.999
 EPS = 1.0 / EFFICIENCY - 1.0  # max g <= (1 + eps) d  <=>  d / max g >= 0.999
+EPS_TIGHT = 1e-7
 RESPONSES = 5  # per prompt: 10 candidate pairs per prompt
 
 
-def candidates(L: int, d: int, seed: int) -> np.ndarray:
-    """Within-prompt differences of an anisotropic synthetic pool with L = 10 * prompts candidates."""
+def pool(L: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features X (R, d) and pairs (i, j) of an anisotropic synthetic pool with L = 10 * prompts pairs."""
     sp = make_synthetic_pool(L // 10, RESPONSES, d, kind="anisotropic", rng=seed)
-    return sp.pool.pairs().differences(sp.features.X)
+    cand = sp.pool.pairs()
+    return sp.features.X, cand.i, cand.j
 
 
 def floor_seconds(B: np.ndarray, repeats: int = 7) -> float:
-    """Best time of one bare leverage pass g = rowsum((B M^{-1}) * B) (the minimum: a floor is the best
-    the machine can do, and on a shared machine the median mostly measures the neighbours)."""
+    """Best time of one bare float64 leverage pass g = rowsum((B M^{-1}) * B): no certificate costs less
+    (the minimum, because on a shared machine the median mostly measures the neighbours)."""
     M_inv = np.linalg.inv(B.T @ B / B.shape[0])
     times = []
     for _ in range(repeats):
@@ -54,6 +60,15 @@ def floor_seconds(B: np.ndarray, repeats: int = 7) -> float:
         leverages(B, M_inv)
         times.append(time.perf_counter() - t)
     return float(np.min(times))
+
+
+def best_of(fn, repeats: int) -> tuple[float, object]:
+    out, times = None, []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return float(np.min(times)), out
 
 
 def _child(path: str, method: str, kwargs: dict, conn) -> None:
@@ -65,7 +80,7 @@ def _child(path: str, method: str, kwargs: dict, conn) -> None:
 
 
 def capped(B: np.ndarray, method: str, kwargs: dict, cap: float) -> tuple[float | None, dict | None]:
-    """Run optimal_design in a spawned child; (seconds, certificate) or (None, None) past the cap."""
+    """optimal_design in a spawned child; (seconds, certificate) or (None, None) past the cap."""
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "B.npy")
@@ -74,24 +89,13 @@ def capped(B: np.ndarray, method: str, kwargs: dict, cap: float) -> tuple[float 
         proc = ctx.Process(target=_child, args=(path, method, kwargs, child))
         proc.start()
         child.close()
-        # the child pays its own imports before the clock starts; allow for them outside the cap
-        ready = parent.poll(cap + 30.0)
+        ready = parent.poll(cap + 30.0)  # the child pays its imports before its clock starts
         result = parent.recv() if ready else (None, None)
         parent.close()
         if proc.is_alive():
             proc.kill()
         proc.join()
     return result
-
-
-def fw_seconds(B: np.ndarray, repeats: int) -> tuple[float, dict]:
-    optimal_design(B, eps=EPS)  # warm-up: first-call imports and allocations are not the solver's cost
-    times, cert = [], None
-    for _ in range(repeats):
-        design = optimal_design(B, eps=EPS)
-        times.append(design.certificate.seconds)
-        cert = design.certificate.as_dict()
-    return float(np.median(times)), cert
 
 
 def machine_info() -> dict:
@@ -105,28 +109,77 @@ def machine_info() -> dict:
         pass
     import cvxpy
     import scipy
+    import torch
+    from threadpoolctl import threadpool_info
 
-    try:
-        from threadpoolctl import threadpool_info
-
-        blas = ", ".join(f"{i['internal_api']} {i.get('version')} in {Path(i['filepath']).parent.name} "
-                         f"({i['num_threads']} threads)" for i in threadpool_info() if i.get("user_api") == "blas")
-    except ImportError:
-        blas = "unknown"
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "cvxpy": cvxpy.__version__,
-        "blas": blas,
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-    }
+    blas = ", ".join(f"{i['internal_api']} {i.get('version')} in {Path(i['filepath']).parent.name}"
+                     for i in threadpool_info() if i.get("user_api") == "blas")
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "cvxpy": cvxpy.__version__, "torch": torch.__version__, "blas": blas,
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
 
 
-def fmt_time(t: float | None, cap: float) -> str:
-    return f"did not finish (> {cap:.0f} s)" if t is None else f"{t:.3g} s"
+def run_small(sizes, seed: int, cap: float, repeats: int) -> list[dict]:
+    rows = []
+    ours = {"auto": {"method": "auto"}, "rex": {"method": "rex"}, "fw": {"method": "fw"}}
+    for L, d in sizes:
+        X, i, j = pool(L, d, seed)
+        B = X[i] - X[j]
+        with threadpool_limits(1):  # a tiny product waits on a second BLAS thread under load: the best is 1
+            row = {"L": L, "d": d, "floor": floor_seconds(B)}
+        for name, kw in ours.items():
+            optimal_design(B, eps=EPS, **kw)  # warm-up: imports and first-call allocations
+            t, des = best_of(lambda kw=kw, B=B: optimal_design(B, eps=EPS, **kw), repeats if name != "rex" else 1)
+            row[name] = (t, des.certificate.as_dict())
+        t, des = best_of(lambda B=B: optimal_design(B, method="auto", eps=EPS_TIGHT), repeats)
+        row["auto_tight"] = (t, des.certificate.as_dict())
+        row["mult"] = capped(B, "mult", {"eps": EPS, "max_iter": 10**7}, cap)
+        for solver in ("clarabel", "scs"):
+            runs = [capped(B, "cvxpy", {"solver": solver}, cap) for _ in range(2)]
+            done = [r for r in runs if r[0] is not None]
+            row[f"cvxpy/{solver}"] = min(done, key=lambda r: r[0]) if done else (None, None)
+        rows.append(row)
+        clar = row["cvxpy/clarabel"]
+        print(f"L={L} d={d} floor={row['floor'] * 1e3:.3g}ms auto={row['auto'][0] * 1e3:.3g}ms "
+              f"auto(1e-7)={row['auto_tight'][0] * 1e3:.3g}ms rex={row['rex'][0]:.3g}s fw={row['fw'][0]:.3g}s "
+              f"clarabel={'DNF' if clar[0] is None else f'{clar[0]:.3g}s'}", flush=True)
+    return rows
+
+
+def run_scale(sizes, seed: int, with_rex: bool) -> list[dict]:
+    rows = []
+    for L, d in sizes:
+        t0 = time.perf_counter()
+        X, i, j = pool(L, d, seed)
+        B = X[i] - X[j]
+        gen = time.perf_counter() - t0
+        row = {"L": L, "d": d, "gen": gen, "MB": B.nbytes / 2**20}
+        for threads in (1, 2):
+            with threadpool_limits(threads):
+                row[f"floor{threads}"] = floor_seconds(B, repeats=5)
+                des = optimal_design(B, method="auto", eps=EPS)
+                row[f"auto{threads}"] = (des.certificate.seconds, des.certificate.as_dict(),
+                                         {k: des.info.get(k) for k in ("passes", "rounds", "newton", "qp",
+                                                                        "deleted", "working_set", "dtype")})
+                if threads == 1:
+                    des = optimal_design(X, pairs=(i, j), method="auto", eps=EPS)
+                    row["pairs"] = (des.certificate.seconds, des.certificate.as_dict())
+                    des = optimal_design(X, pairs=(i, j), method="screen", eps=EPS, backend="torch")
+                    row["pairs_torch"] = (des.certificate.seconds, des.certificate.as_dict())
+        with threadpool_limits(2):
+            des = optimal_design(B, method="fw", eps=EPS)
+            row["fw"] = (des.certificate.seconds, des.certificate.as_dict())
+            if with_rex and L <= 100_000:
+                des = optimal_design(B, method="rex", eps=EPS)
+                row["rex"] = (des.certificate.seconds, des.certificate.as_dict())
+        rows.append(row)
+        f1, f2 = row["floor1"], row["floor2"]
+        print(f"L={L:.0e} d={d} floor 1t={f1:.3g}s 2t={f2:.3g}s | auto 1t={row['auto1'][0]:.3g}s "
+              f"({row['auto1'][0] / f1:.1f} passes) 2t={row['auto2'][0]:.3g}s ({row['auto2'][0] / f2:.1f}) | "
+              f"pairs {row['pairs'][0]:.3g}s torch {row['pairs_torch'][0]:.3g}s | fw {row['fw'][0]:.3g}s "
+              f"({row['fw'][0] / f2:.0f})" + (f" | rex {row['rex'][0]:.3g}s" if "rex" in row else ""), flush=True)
+        del X, B
+    return rows
 
 
 def main() -> None:
@@ -135,54 +188,33 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=120.0, help="wall-clock cap per baseline solve (s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--skip-huge", action="store_true", help="skip L = 1e6 (needs ~3 GB and minutes)")
     args = parser.parse_args()
     if args.quick:
-        small = [(500, 10), (2000, 10)]
-        large = [(20_000, 16)]
-        cap = min(args.cap, 30.0)
+        small, large, cap, repeats = [(500, 10), (2000, 10)], [(20_000, 16)], min(args.cap, 30.0), 3
     else:
         small = [(L, d) for d in (10, 20) for L in (500, 2000, 5000)]
         large = [(L, d) for L in (100_000, 1_000_000) for d in (32, 64)]
-        if args.skip_huge:
-            large = [x for x in large if x[0] < 1_000_000]
-        cap = args.cap
+        cap, repeats = args.cap, 5
+    import torch
+
+    # torch's CPU thread pool stalls like BLAS threads on a shared machine (measured 0.036 s with 1 thread
+    # vs 0.29 s with 2 for one pair pass at L = 2e5, d = 64): the torch CPU rows use one thread
+    torch.set_num_threads(1)
+    X, i, j = pool(2000, 8, args.seed)
+    optimal_design(X, pairs=(i, j), method="screen", backend="torch")  # import and initialise torch once
     load_before = os.getloadavg()
-    baselines = [("cvxpy/clarabel", "cvxpy", {"solver": "clarabel"}),
-                 ("cvxpy/scs", "cvxpy", {"solver": "scs"}),
-                 ("mult", "mult", {"eps": EPS, "max_iter": 10**7})]
-
-    rows = []
-    for L, d in small:
-        B = candidates(L, d, args.seed)
-        floor = floor_seconds(B)
-        t_fw, c_fw = fw_seconds(B, repeats=3)
-        row = {"L": L, "d": d, "floor": floor, "fw": (t_fw, c_fw)}
-        for name, method, kwargs in baselines:
-            row[name] = capped(B, method, kwargs, cap)
-        rows.append(row)
-        print(f"L={L} d={d} floor={floor:.2e}s fw={t_fw:.3g}s "
-              + " ".join(f"{n}={fmt_time(row[n][0], cap)}" for n, _, _ in baselines), flush=True)
-
-    big = []
-    for L, d in large:
-        t0 = time.perf_counter()
-        B = candidates(L, d, args.seed)
-        gen_s = time.perf_counter() - t0
-        floor = floor_seconds(B)
-        design = optimal_design(B, eps=EPS)
-        c = design.certificate
-        big.append({"L": L, "d": d, "floor": floor, "fw": c.seconds, "cert": c.as_dict(),
-                    "steps": {k: design.info[k] for k in ("toward", "away", "drop", "refresh")},
-                    "gen": gen_s, "MB": B.nbytes / 2**20})
-        print(f"L={L} d={d} floor={floor:.3g}s fw={c.seconds:.3g}s ({c.seconds / floor:.0f} passes) "
-              f"eff>={c.efficiency_lower_bound:.5f} iters={c.iterations} support={c.support_size}", flush=True)
-        del B, design
-    load_after = os.getloadavg()
-    write_report(args, rows, big, cap, baselines, load_before, load_after)
+    rows = run_small(small, args.seed, cap, repeats)
+    big = run_scale(large, args.seed, with_rex=not args.quick)
+    write_report(args, rows, big, cap, load_before, os.getloadavg())
 
 
-def write_report(args, rows, big, cap, baselines, load_before, load_after) -> None:
+def _fmt(t: float | None, c: dict | None, cap: float) -> str:
+    if t is None:
+        return f"did not finish (> {cap:.0f} s)"
+    return f"{t:.3g} s (eff {c['efficiency_lower_bound']:.4f})"
+
+
+def write_report(args, rows, big, cap, load_before, load_after) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,97 +222,155 @@ def write_report(args, rows, big, cap, baselines, load_before, load_after) -> No
 
     args.out.mkdir(parents=True, exist_ok=True)
     info = machine_info()
-    names = ["fw"] + [n for n, _, _ in baselines]
+    names = ["auto", "rex", "fw", "mult", "cvxpy/clarabel", "cvxpy/scs"]
     lines = [
-        "# Design engine: time to certified D-efficiency >= 0.999",
+        "# Design engine: certified D-optimal pair designs, from cvxpy sizes to a million pairs",
         "",
-        (f"Generated by `python benchmarks/bench_design.py{' --quick' if args.quick else ''}` "
-        f"(seed {args.seed}, cap {cap:.0f} s per baseline solve)."),
+        (f"Generated by `python benchmarks/bench_design.py{' --quick' if args.quick else ''}` (seed {args.seed}, "
+        f"cap {cap:.0f} s per baseline solve). Candidates: within-prompt differences of "
+        "`make_synthetic_pool(L/10, 5, d, kind=\"anisotropic\")` (decaying spectrum, prompt clusters, 40% "
+        "near-duplicate responses). Every method runs through `optimal_design` (validation, span, whitening "
+        "and the exact certificate are inside its time) and is judged by the same exact certificate: `eff` "
+        "is d / max_i g_i(w) over ALL candidates. `floor` is one bare float64 leverage pass over the same "
+        "L x d candidates (one (L x d)(d x d) product and a row reduction), the cost of any certificate, "
+        "best of 7 (small sets: with 1 BLAS thread, the faster there); `x floor` = time / floor. Raw "
+        "numbers: `bench_design.json`."),
         "",
-        ("Candidates: within-prompt differences of `make_synthetic_pool(L/10, 5, d, kind=\"anisotropic\")` "
-        "(decaying spectrum, prompt clusters, 40% near-duplicate responses). Every solver runs through "
-        "`optimal_design` (validation, span/whitening, exact certificate included in its time) and is judged "
-        "by the same exact certificate: `eff` is d / max_i g_i(w). Frank–Wolfe and mult stop at "
-        "max g <= d / 0.999; cvxpy runs to its default tolerance and its reached efficiency is shown. "
-        "`floor` is one bare leverage pass over the same L x d candidates (the cost of any certificate); "
-        "`x floor` = time / floor (floor: best of 7 passes). Frank–Wolfe: median of 3 runs at the small sizes, "
-         "one run at scale; baselines: one run each in a child process."),
+        "## 1. Small sets: every method to efficiency >= 0.999, and auto at eps = 1e-7 against Clarabel",
         "",
-        "## Frank–Wolfe vs cvxpy (affine form) vs multiplicative",
+        ("auto, rex, fw: best of 5 (rex: 1) in this process; mult and cvxpy: in a child process with the cap "
+        "(cvxpy best of 2). auto is `method=\"auto\"` (active-set Newton on the whole set up to "
+        "L = max(2000, 4 d^2), screening above)."),
         "",
-        "| L | d | floor (one pass) | " + " | ".join(names) + " | " +
-        " | ".join(f"{n} / fw" for n in names[1:]) + " | fw x floor |",
-        "|---|---|---|" + "---|" * (2 * len(names) - 1) + "---|",
+        "| L | d | floor | " + " | ".join(names) + " | auto x floor | clarabel / auto |",
+        "|---|---|---|" + "---|" * len(names) + "---|---|",
     ]
     for r in rows:
-        cells, ratios = [], []
-        t_fw = r["fw"][0]
-        for n in names:
-            t, c = r[n]
-            cells.append(fmt_time(t, cap) if t is None else f"{t:.3g} s (eff {c['efficiency_lower_bound']:.4f})")
-            if n != "fw":
-                ratios.append("-" if t is None else f"{t / t_fw:.1f}x")
-        lines.append(f"| {r['L']} | {r['d']} | {r['floor'] * 1e3:.3g} ms | " + " | ".join(cells) + " | "
-                     + " | ".join(ratios) + f" | {t_fw / r['floor']:.0f} |")
+        cells = [_fmt(*r[n], cap) if r[n][0] is not None else _fmt(None, None, cap) for n in names]
+        clar = r["cvxpy/clarabel"][0]
+        lines.append(f"| {r['L']} | {r['d']} | {r['floor'] * 1e3:.3g} ms | " + " | ".join(cells) +
+                     f" | {r['auto'][0] / r['floor']:.0f} | " + ("-" if clar is None else f"{clar / r['auto'][0]:.0f}x")
+                     + " |")
     lines += [
         "",
-        "## Frank–Wolfe alone at scale",
+        ("High accuracy: auto at eps = 1e-7 (max g <= (1 + 1e-7) d) against cvxpy/Clarabel at its default "
+        "tolerance. `rel. log det diff` = (log det auto - log det Clarabel) / |log det Clarabel| (positive: "
+        "auto is higher, i.e. closer to the optimum than Clarabel's answer)."),
         "",
-        "| L | d | B size | floor (one pass) | fw time | fw x floor | eff | steps (toward/away/drop) | support |",
+        ("| L | d | auto (eps 1e-7) | eff | log det auto | log det Clarabel | rel. log det diff | Clarabel time | "
+        "speed-up |"),
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in big:
-        c, s = r["cert"], r["steps"]
-        lines.append(
-            f"| {r['L']:.0e} | {r['d']} | {r['MB']:.0f} MB | {r['floor'] * 1e3:.3g} ms | {r['fw']:.3g} s | "
-            f"{r['fw'] / r['floor']:.0f} | {c['efficiency_lower_bound']:.5f} | "
-            f"{s['toward']}/{s['away']}/{s['drop']} | {c['support_size']} |"
-        )
+    for r in rows:
+        t, c = r["auto_tight"]
+        ct, cc = r["cvxpy/clarabel"]
+        if ct is None:
+            lines.append(f"| {r['L']} | {r['d']} | {t * 1e3:.3g} ms | {c['efficiency_lower_bound']:.9f} | "
+                         f"{c['logdet']:.10f} | did not finish | - | - | - |")
+            continue
+        rel = (c["logdet"] - cc["logdet"]) / abs(cc["logdet"])
+        lines.append(f"| {r['L']} | {r['d']} | {t * 1e3:.3g} ms | {c['efficiency_lower_bound']:.9f} | "
+                     f"{c['logdet']:.10f} | {cc['logdet']:.10f} | {rel:+.1e} | {ct:.3g} s | {ct / t:.0f}x |")
     lines += [
+        "",
+        "## 2. Scale: auto (screening + active-set Newton + point deletion) vs Frank–Wolfe vs REX",
+        "",
+        ("One run each. `1t` / `2t`: BLAS limited to 1 / 2 threads for the whole call (floor measured the same "
+        "way). fw and rex run with 2 threads. Pass ratios use the floor of the same thread count."),
+        "",
+        ("`work`: passes over all (surviving) candidates, screening rounds, Newton steps (their passes over "
+         "the working set are not counted), final working-set and support sizes."),
+        "",
+        ("| L | d | B size | floor 1t | floor 2t | auto 1t | x floor | auto 2t | x floor | eff | work | fw | "
+        "fw x floor | rex | rex x floor |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in big:
+        a1, c1, work = r["auto1"]
+        a2 = r["auto2"][0]
+        fw_t = r["fw"][0]
+        rex = r.get("rex")
+        lines.append(
+            f"| {r['L']:.0e} | {r['d']} | {r['MB']:.0f} MB | {r['floor1'] * 1e3:.3g} ms | {r['floor2'] * 1e3:.3g} ms | "
+            f"{a1:.3g} s | {a1 / r['floor1']:.1f} | {a2:.3g} s | {a2 / r['floor2']:.1f} | "
+            f"{c1['efficiency_lower_bound']:.5f} | {work['passes']} passes, {work['rounds']} rounds, "
+            f"{work['newton']} Newton, working set {work['working_set']}, support {c1['support_size']} | "
+            f"{fw_t:.3g} s | {fw_t / r['floor2']:.0f} | "
+            + ("- | - |" if rex is None else f"{rex[0]:.3g} s | {rex[0] / r['floor2']:.0f} |"))
+    lines += [
+        "",
+        "## 3. Pair-shared leverages: the same designs from (features, pairs)",
+        "",
+        ("`optimal_design(X, pairs=(i, j), method=...)`: the (L, d) difference matrix is never formed; a pass is "
+        "one (R x d)(d x r) product plus a gather per pair, O(R d^2 + L d) with R = L / 2 responses here. "
+        "1 BLAS thread; ratios against the 1-thread floor of the dense pass."),
+        "",
+        "| L | d | auto on (X, pairs), numpy | x floor | screen on (X, pairs), torch CPU | x floor | eff (numpy) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in big:
+        (tp, cp), (tt, _) = r["pairs"], r["pairs_torch"]
+        lines.append(f"| {r['L']:.0e} | {r['d']} | {tp:.3g} s | {tp / r['floor1']:.1f} | {tt:.3g} s | "
+                     f"{tt / r['floor1']:.1f} | {cp['efficiency_lower_bound']:.5f} |")
+    lines += [
+        "",
+        "## 4. GPU (L = 1e7 pairs, d = 128)",
+        "",
+        ("Not measured: this task had no GPU machine. `benchmarks/gpu_design.sh` is the prepared one-call "
+        "check (torch CUDA backend, float32 passes with float64 re-check); its result goes to "
+        "`benchmarks/results/bench_design_gpu.md` when it is run."),
         "",
         "## Machine",
         "",
         f"- CPU: {info['cpu']}, {info['cores']} cores; memory {info['memory_gb']} GB",
-        f"- Python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}, cvxpy {info['cvxpy']}",
+        (f"- Python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}, cvxpy {info['cvxpy']}, "
+        f"torch {info['torch']}"),
         f"- BLAS: {info['blas']}",
-        (f"- load average (1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in load_before)}, "
-        f"after: {' / '.join(f'{x:.2f}' for x in load_after)}. The machine is shared with other workers: "
-        "a load above ~1 means another process held a core, and timings (BLAS threads especially) are "
-        "then noisy and pessimistic."),
+        (f"- load average (1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in load_before)}, after: "
+         f"{' / '.join(f'{x:.2f}' for x in load_after)}. The machine is shared with other workers: a load "
+         "above 2 means other processes wanted both cores, and every timing (BLAS threads especially) is then "
+         "noisy and pessimistic; ratios within one row come from the same minutes."),
         "",
     ]
     (args.out / "bench_design.md").write_text("\n".join(lines))
+    raw = {"small": rows, "scale": big, "machine": info, "load_before": load_before, "load_after": load_after}
+    (args.out / "bench_design.json").write_text(json.dumps(raw, indent=1, default=float))
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     ax = axes[0]
-    labels = [f"L={r['L']}\nd={r['d']}" for r in rows]
-    x = np.arange(len(rows))
-    width = 0.8 / len(names)
-    for k, n in enumerate(names):
-        vals = [r[n][0] if r[n][0] is not None else np.nan for r in rows]
-        bars = ax.bar(x + (k - (len(names) - 1) / 2) * width, vals, width, label=n)
-        for xi, v in zip(x, vals):
-            if np.isnan(v):
-                ax.text(xi + (k - (len(names) - 1) / 2) * width, cap, "DNF", ha="center", va="bottom",
-                        fontsize=7, rotation=90, color=bars.patches[0].get_facecolor())
-    ax.plot(x, [r["floor"] for r in rows], "k_", markersize=20, label="one leverage pass")
+    styles = {"auto": "o", "rex": "s", "fw": "^", "mult": "v", "cvxpy/clarabel": "D", "cvxpy/scs": "x"}
+    for k, d in enumerate(sorted({r["d"] for r in rows})):
+        rs = [r for r in rows if r["d"] == d]
+        Ls = [r["L"] for r in rs]
+        for m, n in enumerate(names):
+            ts = [r[n][0] if r[n][0] is not None else np.nan for r in rs]
+            ax.plot(Ls, ts, marker=styles[n], color=f"C{m}", alpha=1.0 if k else 0.45,
+                    label=f"{n}" if k else None, linestyle="-" if k else "--")
+        ax.plot(Ls, [r["floor"] for r in rs], "k:", alpha=1.0 if k else 0.45,
+                label="one leverage pass" if k else None)
+    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xlabel("L (candidate pairs)")
     ax.set_ylabel("seconds to efficiency >= 0.999")
-    ax.set_title("design solvers (lower is better)")
-    ax.set_ylim(top=ax.get_ylim()[1] * 30)
-    ax.legend(fontsize=8, ncol=3, loc="upper left")
+    ax.set_title("small sets (solid: d = 20, dashed: d = 10)")
+    ax.legend(fontsize=8)
     ax = axes[1]
     for k, d in enumerate(sorted({r["d"] for r in big})):
         rs = [r for r in big if r["d"] == d]
-        ax.plot([r["L"] for r in rs], [r["fw"] for r in rs], "o-", color=f"C{k}", label=f"fw, d={d}")
-        ax.plot([r["L"] for r in rs], [r["floor"] for r in rs], "x--", color=f"C{k}", label=f"one pass, d={d}")
+        Ls = [r["L"] for r in rs]
+        ax.plot(Ls, [r["auto1"][0] for r in rs], "o-", color=f"C{k}", label=f"auto, d={d} (1 thread)")
+        ax.plot(Ls, [r["pairs"][0] for r in rs], "o:", color=f"C{k}", label=f"auto on pairs, d={d}")
+        ax.plot(Ls, [r["fw"][0] for r in rs], "^--", color=f"C{k}", alpha=0.6, label=f"fw, d={d}")
+        if any("rex" in r for r in rs):
+            ax.plot([r["L"] for r in rs if "rex" in r], [r["rex"][0] for r in rs if "rex" in r], "s-.",
+                    color=f"C{k}", alpha=0.6, label=f"rex, d={d}")
+        ax.plot(Ls, [r["floor1"] for r in rs], "x:", color="k" if k else "grey", label=f"one pass, d={d}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("L (candidates)")
-    ax.set_ylabel("seconds")
-    ax.set_title("Frank–Wolfe with away steps at scale")
-    ax.legend(fontsize=8)
+    ax.set_xlabel("L (candidate pairs)")
+    ax.set_ylabel("seconds to efficiency >= 0.999")
+    ax.set_title("scale")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out / "bench_design.png", dpi=120)
     print(f"wrote {args.out / 'bench_design.md'} and {args.out / 'bench_design.png'}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 
 from duelbandit.design.result import Certificate
 from duelbandit.errors import DesignError
@@ -35,13 +36,17 @@ def check_candidates(B: object, *, name: str = "B") -> np.ndarray:
         raise DesignError(f"{name}: expected a 2-d (L, d) array of candidates, got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DesignError(f"{name}: expected at least one candidate and one dimension, got shape {arr.shape}")
-    finite = np.isfinite(arr)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        raise DesignError(
-            f"{name}: expected finite values, got {arr[row, col]} at row {row}, column {col} "
-            f"({int((~finite).sum())} non-finite entries)"
-        )
+    # in blocks of rows: a full boolean mask of a 1e7 x 128 matrix alone would take 1.3 GB
+    for start in range(0, arr.shape[0], CHUNK):
+        finite = np.isfinite(arr[start : start + CHUNK])
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            row += start
+            bad = int(sum((~np.isfinite(arr[s : s + CHUNK])).sum() for s in range(0, arr.shape[0], CHUNK)))
+            raise DesignError(
+                f"{name}: expected finite values, got {arr[row, col]} at row {row}, column {col} "
+                f"({bad} non-finite entries)"
+            )
     if not arr.any():
         raise DesignError(f"{name}: all {arr.shape[0]} candidates are zero; a design needs a nonzero candidate")
     return np.ascontiguousarray(arr)
@@ -142,28 +147,43 @@ class Span:
         return float(2.0 * np.log(self.s).sum() - self.rank * np.log(self.n_rows))
 
 
-def span_basis(B: np.ndarray, *, rank_tol: float = 1e-7) -> Span:
+def span_basis(B: np.ndarray | None, *, rank_tol: float = 1e-7, gram: np.ndarray | None = None,
+               n_rows: int | None = None) -> Span:
     """Numerical span of the rows of B from the eigendecomposition of B^T B (one O(L d^2) pass).
 
     Singular values s_k = sqrt(eig_k(B^T B)) with s_k <= rank_tol * s_max count as zero. Eigenvalues of
     B^T B are exact to ~1e-16 * s_max^2, so singular values below ~1e-7 * s_max cannot be resolved this way
     and rank_tol should not go below that.
 
+    Args:
+        B: (L, d) candidates, or None when ``gram`` is given.
+        rank_tol: relative singular-value tolerance.
+        gram: optional precomputed B^T B (float64), e.g. from per-response quantities for pairs.
+        n_rows: L when only ``gram`` is given.
+
     Raises:
-        DesignError: rank_tol is not in (0, 1).
+        DesignError: rank_tol is not in (0, 1), or all candidates are zero.
     """
     if not (0.0 < rank_tol < 1.0):
         raise DesignError(f"rank_tol: expected a relative tolerance in (0, 1), got {rank_tol!r}")
-    scale = float(np.abs(B).max())
-    if not scale > 0:
-        raise DesignError("B: all candidates are zero; a design needs a nonzero candidate")
-    # B^T B squares the scale: rescale when that would under- or overflow float64
-    Bs = B / scale if not 1e-100 < scale < 1e100 else B
-    lam, U = np.linalg.eigh(Bs.T @ Bs)
+    if gram is None:
+        scale = float(np.abs(B).max())
+        if not scale > 0:
+            raise DesignError("B: all candidates are zero; a design needs a nonzero candidate")
+        # B^T B squares the scale: rescale when that would under- or overflow float64
+        Bs = B / scale if not 1e-100 < scale < 1e100 else B
+        G, factor = Bs.T @ Bs, (scale if Bs is not B else 1.0)
+        n = B.shape[0]
+    else:
+        top = float(np.abs(np.diag(gram)).max())
+        if not top > 0:
+            raise DesignError("candidates: all differences are zero; a design needs a nonzero candidate")
+        G, factor, n = gram / top, np.sqrt(top), int(n_rows)
+    lam, U = np.linalg.eigh(G)
     lam, U = lam[::-1], U[:, ::-1]  # descending
-    s = np.sqrt(np.clip(lam, 0.0, None)) * (scale if Bs is not B else 1.0)
+    s = np.sqrt(np.clip(lam, 0.0, None)) * factor
     keep = s > rank_tol * s[0]
-    return Span(Q=np.ascontiguousarray(U[:, keep]), s=s[keep].copy(), dim=B.shape[1], n_rows=B.shape[0])
+    return Span(Q=np.ascontiguousarray(U[:, keep]), s=s[keep].copy(), dim=G.shape[0], n_rows=n)
 
 
 def certificate_from_whitened(
@@ -195,7 +215,7 @@ def certificate_from_whitened(
     if C is None or not np.all(np.diag(C) > 1e-12 * np.sqrt(max(np.trace(A), 1e-300))):
         return Certificate(np.inf, 0.0, -np.inf, support, iterations, seconds, d, rank_handling, method)
     # g_i = ||C^{-1} b_i||^2: nonnegative by construction and accurate to ~sqrt(cond A) * eps
-    W = scipy.linalg.solve_triangular(C, np.eye(d), lower=True)
+    W = scipy.linalg.lapack.dtrtri(C, lower=1)[0]  # C^{-1} (lower)
     g = _row_quadratic(Bw, W.T, None, np.empty(Bw.shape[0]))
     g_max = float(g.max())
     slack = reg * float(np.einsum("ij,ij->", W, W)) if reg else 0.0  # lambda tr A^{-1}
