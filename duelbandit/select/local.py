@@ -67,7 +67,7 @@ class TwoStageSelector:
     fraction: float = 0.3
     total: int | None = None
     eps: float = 1e-3
-    method: str = "fw"
+    method: str = "auto"
     rounding: str = "guarantee"
     name: str = "two_stage"
     _received: list = field(default_factory=list, init=False, repr=False, compare=False)

@@ -70,7 +70,7 @@ class ODPOSelector:
     """
 
     eps: float = 1e-3
-    method: str = "fw"
+    method: str = "auto"
     rounding: str = "guarantee"
     name: str = "odpo"
 

@@ -48,7 +48,7 @@ def test_two_rounds_are_odpo_then_the_local_design():
     lr = LogisticRegression(fit_intercept=False, C=1 / state.lam, tol=1e-12, max_iter=10_000).fit(Bl, labels.y)
     z = B @ lr.coef_[0]
     Bt = np.sqrt(expit(z) * expit(-z))[:, None] * B
-    expected = round_design(optimal_design(Bt), T - n1, B=Bt).counts
+    expected = round_design(optimal_design(Bt, method=sel.method), T - n1, B=Bt).counts
     assert np.array_equal(counts_of(second, L), expected)
     assert second.info["stage1_labels"] == 0 and first.info["stage2_labels"] == 0
 
