@@ -1,4 +1,5 @@
-"""Bradley–Terry reward fit on difference vectors, its Hessian, projection and confidence radius.
+"""Bradley–Terry reward fit on difference vectors, its Hessian and projection (``kappa`` and
+``confidence_radius`` are re-exported from :mod:`duelbandit.bounds`, where the theory lives).
 
 Model (Scheid et al. 2024, §2): a label on the pair (y, y') of one prompt has
 P(y preferred) = sigma(<theta, b>) with b = psi(x, y) - psi(x, y'). The estimator maximises the
@@ -18,6 +19,7 @@ from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from duelbandit.bounds import confidence_radius, kappa  # noqa: F401  (re-exported from bounds.py)
 from duelbandit.errors import RewardError
 
 # ---------------------------------------------------------------------------------------------------
@@ -27,53 +29,6 @@ from duelbandit.errors import RewardError
 def sigmoid_prime(z: np.ndarray) -> np.ndarray:
     """sigma'(z) = sigma(z) sigma(-z), elementwise; never overflows."""
     return expit(z) * expit(-z)
-
-
-def kappa(S: float) -> float:
-    """kappa(S) = 1 / sigma'(2 S) = 2 + 2 cosh(2 S): the worst-case curvature ratio when
-    ||psi|| <= 1 and ||theta|| <= S, so |<theta, b>| <= 2 S (spec §1; S = 1 gives 9.52).
-
-    The cosh form avoids the underflow of sigma'(2 S) for large S.
-    """
-    S = float(S)
-    if not np.isfinite(S) or S < 0:
-        raise RewardError(f"S: expected a finite norm bound >= 0, got {S!r}")
-    with np.errstate(over="ignore"):  # S > ~177: kappa is inf in float64, which is the honest answer
-        return float(2.0 + 2.0 * np.cosh(2.0 * S))
-
-
-def confidence_radius(t: int, d: int, *, lam: float, delta: float, S: float = 1.0) -> float:
-    """Radius beta_t of the ellipsoid ||theta^P - theta*||_V <= beta_t (Scheid et al. 2024, Lemma 2).
-
-        beta_t = C [ sqrt(2 log(1/delta) + d log(lam^(1 - 1/d) + 4 t / (d lam^(1/d)))) + sqrt(lam) ]
-
-    with C = 20 for S = 1 (the paper's constant: 2 kappa with kappa = 1/sigma'(2) = 9.52 <= 10) and
-    C = 2 kappa(S) for any other S (the same derivation with the curvature bound of ||theta|| <= S).
-    The argument of the outer square root is clipped at 0: for small t the paper's upper bound on
-    log det can be negative, where the true log-det term is >= 0.
-
-    Args:
-        t: number of labels (>= 0).
-        d: dimension (>= 1).
-        lam: ridge parameter of V = lam I + sum_s b_s b_s^T (> 0).
-        delta: failure probability in (0, 1).
-        S: bound on ||theta*||.
-
-    Returns:
-        beta_t (a float).
-    """
-    if isinstance(t, bool) or not float(t).is_integer() or t < 0:
-        raise RewardError(f"t: expected a number of labels >= 0, got {t!r}")
-    if isinstance(d, bool) or not float(d).is_integer() or d < 1:
-        raise RewardError(f"d: expected an integer dimension >= 1, got {d!r}")
-    if not np.isfinite(lam) or lam <= 0:
-        raise RewardError(f"lam: expected a finite value > 0, got {lam!r}")
-    if not 0 < delta < 1:
-        raise RewardError(f"delta: expected a probability in (0, 1), got {delta!r}")
-    C = 20.0 if S == 1 else 2.0 * kappa(S)
-    inner = lam ** (1.0 - 1.0 / d) + 4.0 * t / (d * lam ** (1.0 / d))
-    arg = max(0.0, 2.0 * np.log(1.0 / delta) + d * np.log(inner))
-    return float(C * (np.sqrt(arg) + np.sqrt(lam)))
 
 
 def design_matrix(X: np.ndarray, lam: float, sample_weight: np.ndarray | None = None) -> np.ndarray:
