@@ -113,6 +113,33 @@ def bt_labels(z: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     return (gen.random(z.shape[0]) < expit(z)).astype(np.float64)
 
 
+def bt_rewards(
+    theta_star: np.ndarray, pool: Pool, features: Features | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a well-specified Bradley–Terry instance and return (theta*, rewards r = X theta*).
+
+    Args:
+        theta_star: (d,) finite true parameter.
+        pool: the pool the features are aligned with.
+        features: psi, :class:`Features` or an (R, d) array with R = ``pool.n_responses``.
+
+    Returns:
+        theta* as a float64 (d,) array and the (R,) rewards r_k = <theta*, psi_k>.
+
+    Raises:
+        LabelError: naming ``features`` or ``theta_star``, the expected shape and the one given.
+    """
+    X = features.X if isinstance(features, Features) else np.asarray(features)
+    theta = np.asarray(theta_star, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] != pool.n_responses:
+        raise LabelError(
+            f"features: expected shape ({pool.n_responses}, d) for pool {pool.name!r}, got {X.shape}"
+        )
+    if theta.shape != (X.shape[1],) or not np.all(np.isfinite(theta)):
+        raise LabelError(f"theta_star: expected a finite ({X.shape[1]},) vector, got shape {theta.shape}")
+    return theta, X.astype(np.float64) @ theta
+
+
 class SimulatedBT:
     """Well-specified Bradley–Terry annotator: y ~ Bernoulli(sigma(<theta*, psi_i - psi_j>)).
 
@@ -139,18 +166,11 @@ class SimulatedBT:
         rng: int | np.random.Generator,
         name: str = "simulated-bt",
     ) -> None:
-        X = features.X if isinstance(features, Features) else np.asarray(features)
-        theta = np.asarray(theta_star, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] != pool.n_responses:
-            raise LabelError(
-                f"features: expected shape ({pool.n_responses}, d) for pool {pool.name!r}, got {X.shape}"
-            )
-        if theta.shape != (X.shape[1],) or not np.all(np.isfinite(theta)):
-            raise LabelError(f"theta_star: expected a finite ({X.shape[1]},) vector, got shape {theta.shape}")
+        theta, rewards = bt_rewards(theta_star, pool, features)
         self.theta_star = theta
         self.pool = pool
         self.features = features
-        self.rewards = X.astype(np.float64) @ theta
+        self.rewards = rewards
         self.name = name
         self.seed = seed_of(rng)
         self._gen = as_generator(rng)

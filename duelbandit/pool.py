@@ -9,7 +9,7 @@ Responses are stored flat, grouped by prompt (CSR layout): the responses of prom
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class Candidates:
     prompt: np.ndarray
     i: np.ndarray
     j: np.ndarray
-    pool: "Pool" = field(repr=False)
+    pool: Pool = field(repr=False)
 
     def __len__(self) -> int:
         return int(self.prompt.shape[0])
@@ -207,7 +207,7 @@ class Pool:
         prompt_ids: Sequence[str] | None = None,
         skills: Sequence[str] | None = None,
         name: str = "pool",
-    ) -> "Pool":
+    ) -> Pool:
         """Build a pool from a list of prompts and a list of response lists (one list per prompt)."""
         if len(prompts) != len(responses):
             raise PoolError(f"{name}: {len(prompts)} prompts but {len(responses)} response lists")

@@ -220,7 +220,7 @@ class BradleyTerry(BaseEstimator):
         it = 0
         if T:
             f = _objective(theta, X, y, w, lam)
-            for it in range(1, self.max_iter + 1):
+            for it in range(1, self.max_iter + 1):  # noqa: B007 - it is n_iter_ after the loop
                 z = X @ theta
                 grad = lam * theta - X.T @ (w * (y - expit(z)))
                 p = _solve_spd(logistic_hessian(theta, X, lam, w), grad)

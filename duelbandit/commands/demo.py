@@ -8,7 +8,6 @@ odpo beat uniform on each pool.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from dataclasses import asdict
@@ -101,16 +100,16 @@ def run(args: argparse.Namespace) -> int:
     notes[name] = "Well-specified, ||psi|| <= 1 and ||theta*|| = 1 as in the paper's assumption H1."
 
     lines = ["# duelbandit demo: uniform vs odpo", "",
-             "Simple regret of the greedy policy of the Bradley–Terry fit, mean ± std over "
-             f"{len(seeds)} seeds (max over prompts is the paper's metric).", ""]
+             ("Simple regret of the greedy policy of the Bradley–Terry fit, mean ± std over "
+              f"{len(seeds)} seeds (max over prompts is the paper's metric)."), ""]
     verdicts = []
     for nm, rows in panels.items():
         verdicts.append(verdict(rows, nm))
         lines += [f"## {nm}", "", markdown_table(rows), "", notes[nm], ""]
     lines += ["## Verdict", ""] + [f"- {v}" for v in verdicts]
     elapsed = time.perf_counter() - t0
-    lines += ["", f"seeds {seeds}; {elapsed:.1f} s on {platform.machine()} "
-                  f"({platform.python_implementation()} {platform.python_version()})."]
+    lines += ["", (f"seeds {seeds}; {elapsed:.1f} s on {platform.machine()} "
+                   f"({platform.python_implementation()} {platform.python_version()}).")]
     (out / "demo.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_json_atomic(out / "demo.json", {
         "panels": {k: [asdict(r) for r in v] for k, v in panels.items()},

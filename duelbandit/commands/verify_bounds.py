@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from duelbandit.verify import VerifyConfig, quick_config, run_verification, verdict_lines, write_outputs
+from duelbandit.verify import VerifyConfig, quick_config, run_verification
+from duelbandit.verify_report import verdict_lines, write_outputs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

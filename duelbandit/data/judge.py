@@ -140,7 +140,7 @@ def solve_prompt(prompt: str, skill: str | None = None) -> Solution:
 
 def _final_number(text: str) -> tuple[float, int] | None:
     last = None
-    for last in _NUMBER.finditer(text):
+    for last in _NUMBER.finditer(text):  # noqa: B007 - the loop only keeps the last match
         pass
     return None if last is None else (float(last.group().replace(",", "")), last.end())
 

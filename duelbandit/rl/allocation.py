@@ -67,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, log_expit
 
-from duelbandit.annotate import Labels
+from duelbandit.annotate import Labels, bt_rewards
 from duelbandit.errors import ConfigError, LabelError, PoolError
 from duelbandit.pool import Features, Pool
 from duelbandit.reward import BradleyTerry
@@ -164,12 +164,7 @@ class ClusterNoiseBT:
         rng: int | np.random.Generator,
         name: str = "cluster-noise-bt",
     ) -> None:
-        X = features.X if isinstance(features, Features) else np.asarray(features)
-        theta = np.asarray(theta_star, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] != pool.n_responses:
-            raise LabelError(f"features: expected shape ({pool.n_responses}, d) for pool {pool.name!r}, got {X.shape}")
-        if theta.shape != (X.shape[1],) or not np.all(np.isfinite(theta)):
-            raise LabelError(f"theta_star: expected a finite ({X.shape[1]},) vector, got shape {theta.shape}")
+        theta, rewards = bt_rewards(theta_star, pool, features)
         cl = np.asarray(clusters)
         if cl.shape != (pool.n_prompts,) or not np.issubdtype(cl.dtype, np.integer) or cl.min() < 0:
             raise LabelError(f"clusters: expected ({pool.n_prompts},) non-negative integers, got shape {cl.shape} "
@@ -180,7 +175,7 @@ class ClusterNoiseBT:
         if not np.all((eps >= 0) & (eps <= 0.5)):
             raise LabelError(f"flip: expected probabilities in [0, 0.5], got {eps.tolist()}")
         self.theta_star, self.pool, self.features = theta, pool, features
-        self.rewards = X.astype(np.float64) @ theta
+        self.rewards = rewards
         self.clusters, self.flip = cl.astype(np.int64), eps
         self.name = name
         self.seed = seed_of(rng)

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from duelbandit.errors import ConfigError
+from duelbandit.io import write_json_atomic
 from duelbandit.rl.envs import ENVS
 from duelbandit.rl.envs import make_env
 from duelbandit.rl.plot import plot_cumulative_regret
 from duelbandit.rl.runner import AGENT_NAMES
 from duelbandit.rl.runner import make_agent
 from duelbandit.rl.runner import run_agent
-from duelbandit.rl.runner import write_json_atomic
 
 REGRET_DEFINITION = (
     "cumulative_regret: sum over episodes of mu0 . (V*_0 - V^{pi_k}_0), pi_k the policy played in episode k "
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         "regret_definition": REGRET_DEFINITION,
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform()},
     }
-    write_json_atomic(out / "results.json", payload)
+    write_json_atomic(out / "results.json", payload, indent=None)  # compact: the curves are long
     plot_cumulative_regret(curves, out / "regret.png",
                            title=f"{mdp.name}, H={mdp.H}, {args.seeds} runs (exact regret)")
     if not args.quiet:

@@ -15,18 +15,15 @@ Both have the same expectation; the realised one adds the noise of the episode's
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from dataclasses import field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from duelbandit.errors import ConfigError
+from duelbandit.io import write_json_atomic as write_json_atomic  # kept importable from here
 from duelbandit.rl.mdp import Episode
 from duelbandit.rl.mdp import FiniteMDP
 from duelbandit.rl.mdp import optimal_values
@@ -171,24 +168,6 @@ def _progress(total: int, desc: str, verbose: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, leave=False, mininterval=0.5)
-
-
-def write_json_atomic(path: str | Path, obj: dict) -> Path:
-    """Write ``obj`` as JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _agents() -> dict:

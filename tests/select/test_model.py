@@ -44,7 +44,7 @@ def test_running_inverse_tracks_the_exact_inverse_and_leverages():
     Phi = rng.normal(size=(200, 6))
     A = 0.5 * np.eye(6)
     run = RunningInverse(A, Phi, refresh=7)
-    for t in range(20):
+    for _ in range(20):
         j, c = int(rng.integers(200)), float(rng.random())
         run.add(j, c)
         A = A + c * np.outer(Phi[j], Phi[j])
