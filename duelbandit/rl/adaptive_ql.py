@@ -19,7 +19,7 @@ import numpy as np
 
 from duelbandit.errors import ConfigError
 from duelbandit.rl.mdp import horizon_values
-from duelbandit.rl.partition import DyadicTrees
+from duelbandit.rl.partition import DyadicTrees, tree_greedy_policy, tree_values
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class AdaptiveQL:
         return self
 
     def _q(self, h: int, x: float) -> np.ndarray:
-        return np.array([self.Q_[h * self.A + a, self.trees.leaf(h * self.A + a, x)] for a in range(self.A)])
+        return tree_values(self.Q_, self.trees, self.A, h, x)
 
     def value(self, h: int, x: float) -> float:
         return 0.0 if h >= self.H else min(self.v_max[h], float(self._q(h, x).max()))
@@ -65,13 +65,7 @@ class AdaptiveQL:
 
     def policy_on(self, x: np.ndarray) -> np.ndarray:
         """(H, len(x), A) probabilities of the greedy policy (ties split) at the points x."""
-        H, A = self.H, self.A
-        q = np.empty((H, len(x), A))
-        for h in range(H):
-            for a in range(A):
-                q[h, :, a] = self.Q_[h * A + a, self.trees.leaves(h * A + a, x)]
-        ties = q >= q.max(axis=2, keepdims=True)
-        return ties / ties.sum(axis=2, keepdims=True)
+        return tree_greedy_policy(self.Q_, self.trees, self.H, self.A, x)
 
     def update(self, xs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Learn from one episode: xs (H + 1,), actions (H,), rewards (H,)."""

@@ -63,3 +63,22 @@ class DyadicTrees:
         """Mark node i of ``tree`` split; returns its children (the caller copies statistics into them)."""
         self.split_[tree, i] = True
         return self.children(i)
+
+
+def tree_values(Q: np.ndarray, trees: DyadicTrees, A: int, h: int, x: float) -> np.ndarray:
+    """(A,) the estimate of each action at step h and point x: the leaf holding x in tree h * A + a.
+
+    Args:
+        Q: (H * A, n_nodes) per-ball estimates, one tree per (h, a).
+    """
+    return np.array([Q[h * A + a, trees.leaf(h * A + a, x)] for a in range(A)])
+
+
+def tree_greedy_policy(Q: np.ndarray, trees: DyadicTrees, H: int, A: int, x: np.ndarray) -> np.ndarray:
+    """(H, len(x), A) probabilities of the greedy policy of Q (ties split evenly) at the points x."""
+    q = np.empty((H, len(x), A))
+    for h in range(H):
+        for a in range(A):
+            q[h, :, a] = Q[h * A + a, trees.leaves(h * A + a, x)]
+    ties = q >= q.max(axis=2, keepdims=True)
+    return ties / ties.sum(axis=2, keepdims=True)
