@@ -149,17 +149,16 @@ def policy_values(mdp: FiniteMDP, pi: np.ndarray) -> np.ndarray:
         raise ConfigError(f"policy_values: pi must end with shape {(H, S, A)}, got {pi.shape}")
     lead = pi.shape[:-3]
     B = int(np.prod(lead)) if lead else 1
-    # policies last, (H, S, A, B): one sparse (S*A, S) x (S, B) product per step evaluates all B at once
-    piT = np.ascontiguousarray(pi.reshape(B, -1).T).reshape(H, S, A, B)
-    V = np.zeros((H + 1, S, B))
-    R = mdp.R[:, :, None]
+    pi = pi.reshape(B, H, S, A)
+    # one sparse (S*A, S) x (S, B) product per step evaluates all B policies at once; only the small
+    # (S*A, B) result is transposed, never the (B, H*S*A) policy block
+    V = np.zeros((H + 1, B, S))
     for h in range(H - 1, -1, -1):
-        Q = (mdp._P_csr @ V[h + 1]).reshape(S, A, B)  # (P V_{h+1})(s, a) for every policy b
-        Q += R
-        Q *= piT[h]
-        for a in range(A):  # sum over actions as slice additions (a reduction over axis 1 is slower)
-            V[h] += Q[:, a]
-    return np.moveaxis(V, -1, 0).reshape(*lead, H + 1, S)
+        Q = (mdp._P_csr @ V[h + 1].T).T.reshape(B, S, A)  # (P V_{h+1})(s, a) for every policy b
+        Q += mdp.R
+        Q *= pi[:, h]
+        V[h] = sum_last(Q)
+    return np.moveaxis(V, 1, 0).reshape(*lead, H + 1, S)
 
 
 def max_last(x: np.ndarray) -> np.ndarray:
