@@ -225,3 +225,9 @@ class Episode:
         h = np.tile(np.arange(H), K)
         return (k, h, self.states[:, :H].ravel(), self.actions.ravel(), self.rewards.ravel(),
                 self.states[:, 1:].ravel())
+
+
+def argmax_random_tie(q: np.ndarray, rng: np.random.Generator) -> int:
+    """An action of maximal value, ties broken uniformly at random with ``rng`` (draws only on a tie)."""
+    best = np.flatnonzero(q >= q.max())
+    return int(best[rng.integers(len(best))]) if len(best) > 1 else int(best[0])

@@ -36,6 +36,7 @@ import numpy as np
 
 from duelbandit.errors import ConfigError
 from duelbandit.rl.mdp import horizon_values
+from duelbandit.rl.mdp import argmax_random_tie
 from duelbandit.rl.partition import DyadicTrees, tree_greedy_policy, tree_values
 from duelbandit.rl.staged_randql import stage_lengths
 
@@ -100,9 +101,7 @@ class MetricRandQL:
         return 0.0 if h >= self.H else min(self.v_max[h], float(self._q(h, x).max()))
 
     def act(self, h: int, x: float) -> int:
-        q = self._q(h, x)
-        best = np.flatnonzero(q >= q.max())
-        return int(best[self.rng.integers(len(best))]) if len(best) > 1 else int(best[0])
+        return argmax_random_tie(self._q(h, x), self.rng)
 
     def policy_on(self, x: np.ndarray) -> np.ndarray:
         """(H, len(x), A) probabilities of the greedy policy (ties split) at the points x."""
