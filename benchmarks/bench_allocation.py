@@ -41,7 +41,7 @@ import numpy as np
 from duelbandit.annotate import Labels
 from duelbandit.regret import greedy_policy, simple_regret
 from duelbandit.reward import BradleyTerry
-from duelbandit.rl.allocation import (
+from duelbandit.select.allocation import (
     AllocationConfig,
     AllocationEnv,
     ClusterNoiseBT,
@@ -52,7 +52,7 @@ from duelbandit.rl.allocation import (
 )
 from duelbandit.select import ODPOSelector, SelectionState, UniformSelector
 from duelbandit.select.allocator import RandQLAllocator
-from duelbandit.synthetic import make_synthetic_pool
+from duelbandit.data.synthetic import make_synthetic_pool
 
 RESULTS = Path(__file__).parent / "results"
 FLIPS = np.array([0.5, 0.25, 0.1, 0.0])

@@ -11,7 +11,7 @@ Questions, all answered in one run on the same candidates:
 3. Pair-shared leverages: the same L = 1e6, d = 64 design from (features, pairs) without forming the
    (L, d) differences, on numpy and on the torch CPU backend.
 
-Candidates are within-prompt differences of an anisotropic synthetic pool (duelbandit.synthetic, 5
+Candidates are within-prompt differences of an anisotropic synthetic pool (duelbandit.data.synthetic, 5
 responses per prompt, L = 10 x prompts). cvxpy runs in a child process with a wall-clock cap. Every method
 goes through ``optimal_design`` and is judged by its exact certificate. Usage:
 
@@ -35,7 +35,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from duelbandit.design import leverages, optimal_design
-from duelbandit.synthetic import make_synthetic_pool
+from duelbandit.data.synthetic import make_synthetic_pool
 
 EFFICIENCY = 0.999
 EPS = 1.0 / EFFICIENCY - 1.0  # max g <= (1 + eps) d  <=>  d / max g >= 0.999

@@ -7,7 +7,7 @@ budget (the goal for odpo / two_stage on the synthetic pools: <= 50% of uniform'
 
 Pools (a new pool and theta* per seed, so the bands include instance-to-instance variation):
   - synthetic, well-specified, ||psi|| <= 1, ||theta*|| = S: isotropic and anisotropic (decaying spectrum,
-    prompt clusters, 40% near-duplicate responses; duelbandit.synthetic), d = 8 and 32;
+    prompt clusters, 40% near-duplicate responses; duelbandit.data.synthetic), d = 8 and 32;
   - the bundled text pool with hashing features (d = 32): judge labels (misspecified, with the ceiling of
     the best linear model) and its well-specified twin (theta* = best linear fit of the judge).
 
@@ -41,12 +41,12 @@ import numpy as np
 from duelbandit.annotate import JudgeAnnotator, SimulatedBT
 from duelbandit.data.textpool import make_text_pool, text_pool_rewards
 from duelbandit.embed import HashingEmbedder
-from duelbandit.experiment import RunResult, best_linear_fit, summarise
+from duelbandit.theory.experiment import RunResult, best_linear_fit, summarise
 from duelbandit.regret import greedy_policy, simple_regret
 from duelbandit.reward import BradleyTerry, kappa
 from duelbandit.select import OFFLINE, SELECTORS, SelectionState, make_selector, offline
 from duelbandit.select.loop import collect
-from duelbandit.synthetic import make_synthetic_pool
+from duelbandit.data.synthetic import make_synthetic_pool
 
 OUT = Path(__file__).parent / "results"
 ORDER = ["uniform", "odpo", "two_stage", "greedy_logdet", "apo", "apo_practical", "maxinp", "colstim",

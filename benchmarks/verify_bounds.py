@@ -19,8 +19,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from duelbandit.verify import VerifyConfig, quick_config, run_verification
-from duelbandit.verify_report import verdict_lines, write_outputs
+from duelbandit.theory.verify import VerifyConfig, quick_config, run_verification
+from duelbandit.theory.report import verdict_lines, write_outputs
 
 OUT = Path(__file__).resolve().parent / "results" / "verify_bounds"
 

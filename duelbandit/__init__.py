@@ -5,9 +5,9 @@ simple-regret bound; see docs/ for the flow and the math.
 """
 
 from duelbandit.errors import DuelbanditError
-from duelbandit.pool import Candidates
-from duelbandit.pool import Features
-from duelbandit.pool import Pool
+from duelbandit.types import Candidates
+from duelbandit.types import Features
+from duelbandit.types import Pool
 from duelbandit.rng import as_generator
 
 __version__ = "0.1.0"

@@ -23,7 +23,7 @@ def plot_regret_vs_budget(panels: dict[str, Sequence], path: str | Path, *, titl
     """One column per panel (e.g. per pool), rows: max-over-prompts and mean simple regret vs budget.
 
     Args:
-        panels: name -> list of :class:`duelbandit.experiment.Summary` rows.
+        panels: name -> list of :class:`duelbandit.theory.experiment.Summary` rows.
         path: PNG to write.
     """
     plt = _pyplot()

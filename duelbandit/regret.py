@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from duelbandit.errors import FeatureError, RewardError
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 
 
 def random_pool(n_prompts: int, k_range: tuple[int, int], dim: int, seed: int) -> tuple[Pool, Features]:

@@ -7,7 +7,7 @@ import pytest
 
 from duelbandit.annotate import Annotator, CallbackAnnotator, JudgeAnnotator, SimulatedBT
 from duelbandit.errors import LabelError
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 from duelbandit.select.base import Batch
 
 

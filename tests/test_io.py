@@ -12,7 +12,7 @@ import pytest
 
 from duelbandit.errors import DuelbanditError, LabelError, PoolError
 from duelbandit.io import append_jsonl, load_pool, read_jsonl, save_pool, write_json_atomic
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 TRICKY = Pool.from_lists(
     ["What is 2 + 2?", 'Say "hi", then\nstop.', "  padded prompt  ", "ünïcödé \u2028 separator"],

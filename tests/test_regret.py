@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from duelbandit.errors import FeatureError, RewardError
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 from duelbandit.regret import greedy_policy, simple_regret
 
 

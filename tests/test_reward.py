@@ -173,7 +173,7 @@ def test_confidence_radius_hand_values():
     expected = 20 * (math.sqrt(2 * math.log(20) + 10 * math.log(inner)) + math.sqrt(0.1))
     assert confidence_radius(t, d, lam=lam, delta=delta) == pytest.approx(expected, rel=1e-12)
     k2 = 2 + math.e**4 + math.e**-4
-    # general S: C = 2 kappa(S) and the ridge term is sqrt(lam) S (see duelbandit.bounds.confidence_radius)
+    # general S: C = 2 kappa(S) and the ridge term is sqrt(lam) S (see duelbandit.theory.bounds.confidence_radius)
     assert confidence_radius(t, d, lam=lam, delta=delta, S=2.0) == pytest.approx(
         2 * k2 * (math.sqrt(2 * math.log(20) + 10 * math.log(inner)) + 2 * math.sqrt(0.1)), rel=1e-12
     )

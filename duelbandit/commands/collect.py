@@ -110,7 +110,7 @@ def _annotator(args: argparse.Namespace, state: SelectionState):
     if spec == "simulated-bt":
         if _is_bundled(args.pool) and args.theta_seed is None:
             from duelbandit.data.textpool import text_pool_rewards
-            from duelbandit.experiment import best_linear_fit
+            from duelbandit.theory.experiment import best_linear_fit
 
             theta, _ = best_linear_fit(state, text_pool_rewards(pool))
             how: dict = {"theta": "best linear fit of the judge"}

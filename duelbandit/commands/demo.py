@@ -18,11 +18,11 @@ import numpy as np
 from duelbandit.annotate import JudgeAnnotator, SimulatedBT
 from duelbandit.data.textpool import make_text_pool, text_pool_rewards
 from duelbandit.embed import HashingEmbedder
-from duelbandit.experiment import best_linear_fit, compare_selectors, markdown_table, summarise
+from duelbandit.theory.experiment import best_linear_fit, compare_selectors, markdown_table, summarise
 from duelbandit.io import write_json_atomic
 from duelbandit.plots import plot_regret_vs_budget
 from duelbandit.select import ODPOSelector, SelectionState, UniformSelector
-from duelbandit.synthetic import make_synthetic_pool
+from duelbandit.data.synthetic import make_synthetic_pool
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """``duelbandit verify-bounds``: check the regret bounds of Scheid et al. 2024 against the implementation.
 
-Runs :func:`duelbandit.verify.run_verification` (well-specified pools: E_T and its slope, the Lemma 2
+Runs :func:`duelbandit.theory.verify.run_verification` (well-specified pools: E_T and its slope, the Lemma 2
 ellipsoid's coverage, regret against Theorem 1; the hypercube instance: every selector against the
 Theorem 3 lower bound) and writes OUT/verify.json, OUT/verify.md and three PNGs. ``--quick`` is a smoke
 run (well under a minute on 2 cores); the full run takes minutes. Exit status 0 even when a target is
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from duelbandit.verify import VerifyConfig, quick_config, run_verification
-from duelbandit.verify_report import verdict_lines, write_outputs
+from duelbandit.theory.verify import VerifyConfig, quick_config, run_verification
+from duelbandit.theory.report import verdict_lines, write_outputs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

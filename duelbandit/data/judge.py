@@ -30,7 +30,7 @@ import numpy as np
 
 from duelbandit.data.facts import CAPITALS, DAYS, NUMERIC_SKILLS, TEMPLATES, UNITS
 from duelbandit.errors import RewardError
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 W_FORMAT = 0.2
 W_LENGTH = 0.1

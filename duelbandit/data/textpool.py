@@ -18,7 +18,7 @@ import numpy as np
 from duelbandit.data.facts import CAPITALS, DAYS, SKILLS, TEMPLATES, UNITS, WORDS
 from duelbandit.data.judge import judge_reward, judge_score, text_pool_rewards
 from duelbandit.errors import PoolError
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 from duelbandit.rng import as_generator
 
 __all__ = ["judge_reward", "judge_score", "load_bundled_pool", "make_text_pool", "text_pool_rewards"]

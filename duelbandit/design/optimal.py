@@ -95,10 +95,10 @@ def optimal_design(
 
     Args:
         B: (L, d) candidates, one per row; or, with ``pairs``, the (R, d) per-response features X (an
-            array or a :class:`duelbandit.pool.Features`) and the candidates are b_l = x_{i_l} - x_{j_l}.
+            array or a :class:`duelbandit.types.Features`) and the candidates are b_l = x_{i_l} - x_{j_l}.
             A torch tensor is accepted too: with ``backend="torch"`` it stays on its device (validated
             and used there, float32 or float64 as given), otherwise it is copied to numpy.
-        pairs: None, a :class:`duelbandit.pool.Candidates`, a tuple (i, j) of index arrays or an (L, 2)
+        pairs: None, a :class:`duelbandit.types.Candidates`, a tuple (i, j) of index arrays or an (L, 2)
             integer array. rex and screen (auto above its size threshold) never form the (L, d)
             differences; fw, mult, cvxpy and newton do.
         method: see the module docstring; "fw" (default), "mult", "cvxpy", "newton", "rex", "screen" or

@@ -35,7 +35,7 @@ PAIR_CHUNK = 1 << 13
 def check_pairs(pairs: object, n_responses: int) -> tuple[np.ndarray, np.ndarray]:
     """Normalise ``pairs`` to two int64 index arrays (i, j) into the R responses.
 
-    Accepts a :class:`duelbandit.pool.Candidates` (its ``i``, ``j``), a tuple ``(i, j)`` of equal-length
+    Accepts a :class:`duelbandit.types.Candidates` (its ``i``, ``j``), a tuple ``(i, j)`` of equal-length
     integer arrays, or an (L, 2) integer array.
 
     Raises:

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from duelbandit.errors import FeatureError
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 
 
 @runtime_checkable

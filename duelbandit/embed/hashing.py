@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from duelbandit.embed.base import scale_to_unit_ball
 from duelbandit.errors import FeatureError
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 
 _TOKEN = r"(?u)\b\w+\b"  # scikit-learn's default drops 1-character tokens, i.e. single digits
 

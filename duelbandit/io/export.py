@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from duelbandit.errors import ConfigError
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 LABEL_STUDIO_CONFIG = """<View>
   <Header value="Which response is better?"/>

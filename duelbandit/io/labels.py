@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from duelbandit.annotate import Labels
+from duelbandit.types import Labels
 from duelbandit.errors import LabelError, PoolError
 from duelbandit.io.jsonl import _decode, read_jsonl
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 WINNERS = {"a": 1.0, "b": 0.0, "tie": 0.5}
 # Label Studio choice values and Pairwise sides written by our export, mapped to winners

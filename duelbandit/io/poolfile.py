@@ -44,7 +44,7 @@ import numpy as np
 
 from duelbandit.errors import PoolError
 from duelbandit.io.jsonl import _decode, _jsonl_records, _NonFinite, _warn, dumps, write_text_atomic
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 CSV_SUFFIXES = (".csv",)

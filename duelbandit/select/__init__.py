@@ -7,7 +7,7 @@
 - sequential: ``apo``, ``apo_practical``, ``greedy_logdet``, ``entropy``, ``certainty``, ``maxinp``,
   ``colstim`` (:mod:`duelbandit.select.online`) and ``dts`` (:mod:`duelbandit.select.dts`);
 - budget allocation over skill clusters by a trained RandQL agent: ``randql_allocator``
-  (:mod:`duelbandit.select.allocator`, :mod:`duelbandit.rl.allocation`).
+  (:mod:`duelbandit.select.allocator`, :mod:`duelbandit.select.allocation`).
 
 The collection loop (:mod:`duelbandit.select.loop`) runs any of them in rounds, with crash-safe resume.
 """

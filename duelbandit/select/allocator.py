@@ -2,21 +2,21 @@
 
 The labels of a campaign are spent in steps of ``batch_size`` (step h holds labels h m .. (h + 1) m - 1,
 counted over all labels so far). At the start of a step the selector reads the MDP state of
-:mod:`duelbandit.rl.allocation` from the labels so far (step index h; for ``state="visited"`` the set of
+:mod:`duelbandit.select.allocation` from the labels so far (step index h; for ``state="visited"`` the set of
 clusters that have labels), draws the cluster a ~ policy[h, s] with its rng, and picks the step's pairs
 inside cluster a by greedy log-det under the current V = lam I + sum_labels b b^T
-(:func:`~duelbandit.rl.allocation.cluster_batch`), updating V pick by pick. A call may span several steps
+(:func:`~duelbandit.select.allocation.cluster_batch`), updating V pick by pick. A call may span several steps
 (one ``select(state, T)`` plans a whole campaign) or part of one (the loop's rounds): a step begun in an
 earlier call is finished in the cluster of the last label. Past the trained horizon the policy of the last
 step is reused.
 
 The policy is the trained agent's acting policy, greedy on RandQL's Qbar with ties split uniformly
-(:func:`~duelbandit.rl.allocation.acting_policy`; build with :meth:`RandQLAllocator.from_agent`). With no
+(:func:`~duelbandit.select.allocation.acting_policy`; build with :meth:`RandQLAllocator.from_agent`). With no
 policy the selector is the untrained agent: a uniformly random cluster for every step. A hand-made
 one-hot policy gives fixed allocations with the same in-cluster design (round-robin, one cluster, ...).
 
 Clusters: ``clusters`` when given, else ``Pool.skills``, else k-means on per-prompt mean features
-(:func:`~duelbandit.rl.allocation.prompt_clusters`, seeded by ``cluster_seed``).
+(:func:`~duelbandit.select.allocation.prompt_clusters`, seeded by ``cluster_seed``).
 
 The selector never sees a reward or the annotator's noise: what it knows about the noise is what training
 put into the policy (see docs/rl.md, "RandQL allocates the label budget").
@@ -36,11 +36,11 @@ from duelbandit.select.model import information, labels_in_use
 from duelbandit.select.offline import check_budget
 
 if TYPE_CHECKING:
-    from duelbandit.rl.allocation import AllocationEnv
+    from duelbandit.select.allocation import AllocationEnv
     from duelbandit.rl.randql import RandQL
 
-# duelbandit.rl.allocation imports duelbandit.annotate and duelbandit.select (this package): it is imported
-# inside the methods, so that importing duelbandit.select never needs duelbandit.rl
+# The allocation MDP (duelbandit.select.allocation) and the RL agents are imported inside the methods, so that
+# importing duelbandit.select loads neither until an allocator is used.
 
 
 @dataclass
@@ -70,13 +70,13 @@ class RandQLAllocator:
     @classmethod
     def from_agent(cls, agent: RandQL, env: AllocationEnv, *, run: int = 0) -> RandQLAllocator:
         """Wrap run ``run`` of a RandQL agent trained on ``env`` (its clusters, batch size and state)."""
-        from duelbandit.rl.allocation import acting_policy
+        from duelbandit.select.allocation import acting_policy
 
         return cls(policy=acting_policy(agent, run), clusters=env.clusters.of_prompt.copy(),
                    batch_size=env.config.batch_size, state=env.config.state)
 
     def _check(self) -> None:
-        from duelbandit.rl.allocation import STATES
+        from duelbandit.select.allocation import STATES
 
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
             raise SelectorError(f"batch_size: expected an integer >= 1, got {self.batch_size!r}")
@@ -94,7 +94,7 @@ class RandQLAllocator:
             return cl.astype(np.int64), "given"
         key = (id(state.pool), id(state.features), self.n_clusters, self.cluster_seed)
         if key not in self._cache:
-            from duelbandit.rl.allocation import prompt_clusters
+            from duelbandit.select.allocation import prompt_clusters
 
             self._cache.clear()
             c = prompt_clusters(state.pool, state.features, n_clusters=self.n_clusters, rng=self.cluster_seed)
@@ -102,7 +102,7 @@ class RandQLAllocator:
         return self._cache[key]
 
     def _policy(self, C: int) -> np.ndarray:
-        from duelbandit.rl.allocation import n_states
+        from duelbandit.select.allocation import n_states
 
         S = n_states(self.state, C)
         if self.policy is None:
@@ -116,7 +116,7 @@ class RandQLAllocator:
         return pi
 
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
-        from duelbandit.rl.allocation import cluster_batch, next_state, state_of
+        from duelbandit.select.allocation import cluster_batch, next_state, state_of
         from duelbandit.rl.mdp import sample_actions
 
         T = check_budget(budget)

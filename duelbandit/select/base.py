@@ -2,66 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from duelbandit.errors import SelectorError
-from duelbandit.pool import Candidates, Features, Pool
-
-if TYPE_CHECKING:
-    from duelbandit.annotate import Labels
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Pairs chosen for labelling.
-
-    Attributes:
-        pairs: (m,) distinct candidate indices (into ``Pool.pairs()``).
-        counts: (m,) positive label counts; ``counts.sum()`` is the number of labels asked for.
-        selector: the selector's name.
-        params: the selector's parameters (for provenance).
-        seed: the integer seed the selection drew from, when known.
-        info: extras, e.g. the design certificate of an offline selector.
-    """
-
-    pairs: np.ndarray
-    counts: np.ndarray
-    selector: str
-    params: dict = field(default_factory=dict)
-    seed: int | None = None
-    info: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        pairs = np.asarray(self.pairs, dtype=np.int64)
-        counts = np.asarray(self.counts, dtype=np.int64)
-        if pairs.shape != counts.shape or pairs.ndim != 1:
-            raise SelectorError(f"batch: pairs {pairs.shape} and counts {counts.shape} must be equal 1-d shapes")
-        if np.any(counts < 1):
-            raise SelectorError("batch: every count must be >= 1")
-        if np.unique(pairs).shape[0] != pairs.shape[0]:
-            raise SelectorError("batch: pairs must be distinct (repeats go into counts)")
-        object.__setattr__(self, "pairs", pairs)
-        object.__setattr__(self, "counts", counts)
-
-    @property
-    def size(self) -> int:
-        """Number of labels the batch asks for."""
-        return int(self.counts.sum())
-
-    def expanded(self) -> np.ndarray:
-        """(size,) candidate indices with repeats, in batch order (one entry per label)."""
-        return np.repeat(self.pairs, self.counts)
-
-    @classmethod
-    def from_indices(cls, index: np.ndarray, **kw) -> Batch:
-        """Build from a list of candidate indices with repeats, keeping first-appearance order."""
-        index = np.asarray(index, dtype=np.int64)
-        uniq, first, counts = np.unique(index, return_index=True, return_counts=True)
-        order = np.argsort(first)
-        return cls(pairs=uniq[order], counts=counts[order], **kw)
+from duelbandit.types import Batch
+from duelbandit.types import Candidates, Features, Labels, Pool
 
 
 @dataclass

@@ -13,17 +13,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from duelbandit.design import leverages
 from duelbandit.errors import SelectorError
 from duelbandit.reward import BradleyTerry, design_matrix, logistic_hessian
 from duelbandit.select.base import SelectionState
+from duelbandit.types import Labels
 
-if TYPE_CHECKING:  # annotate imports select.base: a runtime import here would be circular
-    from duelbandit.annotate import Labels
 
 
 def labels_in_use(state: SelectionState, received: list[Labels]) -> Labels | None:
@@ -32,8 +29,6 @@ def labels_in_use(state: SelectionState, received: list[Labels]) -> Labels | Non
     if state.labels is not None:
         labels = state.labels
     elif received:
-        from duelbandit.annotate import Labels
-
         labels = Labels.concat(received)
     else:
         return None

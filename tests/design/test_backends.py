@@ -13,7 +13,7 @@ from duelbandit.design import optimal_design
 from duelbandit.design.backends import make_candidate_set
 from duelbandit.design.screen import exact_max, upper
 from duelbandit.errors import DesignError
-from duelbandit.synthetic import make_synthetic_pool
+from duelbandit.data.synthetic import make_synthetic_pool
 
 LAYOUTS = [(backend, dtype, pairs) for backend in ("numpy", "torch") for dtype in ("float32", "float64")
            for pairs in (False, True)]

@@ -8,8 +8,8 @@ import pytest
 from duelbandit.design import optimal_design
 from duelbandit.design.pairs import check_pairs, pair_differences, pair_gram, pair_leverages
 from duelbandit.errors import DesignError
-from duelbandit.pool import Features
-from duelbandit.synthetic import make_synthetic_pool
+from duelbandit.types import Features
+from duelbandit.data.synthetic import make_synthetic_pool
 
 
 @pytest.fixture(scope="module")

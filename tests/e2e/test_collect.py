@@ -15,7 +15,7 @@ import pytest
 
 from duelbandit.cli import main
 from duelbandit.io import save_pool
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 ARGS = ["collect", "--pool", "bundled:30", "--selector", "greedy_logdet", "--budget", "60", "--batch-size", "6",
         "--dim", "8", "--seed", "4", "--quiet"]

@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
 from duelbandit.embed import Embedder, HashingEmbedder, get_embedder, scale_to_unit_ball
 from duelbandit.errors import FeatureError
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 POOL = Pool.from_lists(
     [f"What is {a} + {b}?" for a, b in [(3, 4), (10, 25), (7, 7), (12, 30), (41, 1), (6, 9)]]

@@ -15,7 +15,7 @@ from duelbandit.io.export import (
     task_rows,
     trl_rows,
 )
-from duelbandit.pool import Pool
+from duelbandit.types import Pool
 
 POOL = Pool.from_lists(["What is 2+2?", "Capital of France?"], [["4", "5", "four"], ["Paris", "Lyon"]],
                        prompt_ids=["q1", "q2"])

@@ -9,7 +9,7 @@ import pytest
 
 from duelbandit.annotate import Labels
 from duelbandit.errors import SelectorError
-from duelbandit.rl.allocation import (
+from duelbandit.select.allocation import (
     AllocationConfig,
     AllocationEnv,
     ClusterNoiseBT,
@@ -20,7 +20,7 @@ from duelbandit.rl.allocation import (
 from duelbandit.select import SelectionState, Selector
 from duelbandit.select.allocator import RandQLAllocator
 from tests.conftest import random_pool
-from tests.rl.test_allocation import clustered_pool, greedy_picks
+from tests.select.test_allocation import clustered_pool, greedy_picks
 
 
 def one_hot_plan(plan, C):

@@ -11,7 +11,7 @@ from tests.conftest import random_pool
 def test_uniform_draws_prompts_uniformly_then_pairs_uniformly():
     # 2 prompts: K = 2 (1 pair) and K = 4 (6 pairs); uniform over prompts gives 1/2 to the lone pair
     # and 1/12 to each pair of the other prompt (not 1/7 each, which uniform-over-pairs would give).
-    from duelbandit.pool import Features, Pool
+    from duelbandit.types import Features, Pool
 
     pool = Pool.from_lists(["a", "b"], [["x", "y"], ["1", "2", "3", "4"]])
     feats = Features(np.random.default_rng(0).normal(size=(6, 3)) / 3)
@@ -47,7 +47,7 @@ def test_odpo_beats_uniform_on_worst_case_prediction_width():
     rng = np.random.default_rng(2)
     pool, feats = random_pool(60, (3, 5), 6, seed=2)
     X = feats.X * np.array([1, 1, 1, 0.1, 0.05, 0.02])  # decaying spectrum: rare directions
-    from duelbandit.pool import Features
+    from duelbandit.types import Features
 
     feats = Features(X)
     state = SelectionState(pool, feats)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from duelbandit import cli
-from duelbandit.bounds import confidence_radius, theorem1_bound, theorem3_lower_bound
+from duelbandit.theory.bounds import confidence_radius, theorem1_bound, theorem3_lower_bound
 from duelbandit.commands import verify_bounds as command
-from duelbandit.pool import Features
-from duelbandit.synthetic import SyntheticPool, make_synthetic_pool
-from duelbandit.verify import (
+from duelbandit.types import Features
+from duelbandit.data.synthetic import SyntheticPool, make_synthetic_pool
+from duelbandit.theory.verify import (
     T_grid,
     VerifyConfig,
     run_verification,

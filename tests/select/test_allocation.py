@@ -11,8 +11,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from duelbandit.annotate import Labels
 from duelbandit.errors import ConfigError, LabelError
-from duelbandit.pool import Features, Pool
-from duelbandit.rl.allocation import (
+from duelbandit.types import Features, Pool
+from duelbandit.select.allocation import (
     AllocationConfig,
     AllocationEnv,
     ClusterNoiseBT,

@@ -69,7 +69,7 @@ from scipy.special import expit, log_expit
 
 from duelbandit.annotate import Labels, bt_rewards
 from duelbandit.errors import ConfigError, LabelError, PoolError
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 from duelbandit.reward import BradleyTerry
 from duelbandit.rl.mdp import Episode, greedy_policy, sample_actions
 from duelbandit.rl.randql import RandQL

@@ -1,4 +1,4 @@
-"""Regret-bound verification: the bounds of :mod:`duelbandit.bounds` against runs of the real pipeline.
+"""Regret-bound verification: the bounds of :mod:`duelbandit.theory.bounds` against runs of the real pipeline.
 
 What has which rate (docs/concepts/bounds.md). On a FIXED well-specified instance with finitely many
 responses per prompt the simple regret hits exactly 0 once every prompt is ranked right, so its log-log
@@ -18,11 +18,11 @@ bounds, so that is what is measured there:
 theta^P is the theorem's estimator: the ridge MLE (lambda = 1/d) projected onto ||theta|| <= S when it is
 outside (:class:`duelbandit.reward.BradleyTerry` with ``S``); how often the projection was active is
 reported, and so is E_T of the unprojected MLE. Every comparison first asks
-:func:`duelbandit.bounds.applicability`; a bound whose assumptions fail is reported as "not applicable,
+:func:`duelbandit.theory.bounds.applicability`; a bound whose assumptions fail is reported as "not applicable,
 because ..." and left out of the counts.
 
 Entry points: :func:`run_verification` (config -> JSON-ready dict) here, and
-:func:`duelbandit.verify_report.write_outputs` (verify.json, verify.md and the PNGs; re-exported here with
+:func:`duelbandit.theory.report.write_outputs` (verify.json, verify.md and the PNGs; re-exported here with
 ``verdict_lines`` and ``plot_all``). ``duelbandit verify-bounds`` and ``benchmarks/verify_bounds.py`` call
 them.
 """
@@ -41,7 +41,7 @@ import scipy.linalg
 from tqdm.auto import tqdm
 
 from duelbandit.annotate import SimulatedBT
-from duelbandit.bounds import (
+from duelbandit.theory.bounds import (
     applicability,
     confidence_radius,
     corollary1_bound,
@@ -58,10 +58,11 @@ from duelbandit.reward import BradleyTerry, design_matrix
 from duelbandit.select import SELECTORS, SelectionState, make_selector
 from duelbandit.select.loop import collect
 from duelbandit.select.model import pooled
-from duelbandit.synthetic import SyntheticPool, hypercube_regret, make_hypercube_instance, make_synthetic_pool
-from duelbandit.verify_report import plot_all  # the report lives in verify_report; re-exported here
-from duelbandit.verify_report import verdict_lines
-from duelbandit.verify_report import write_outputs
+from duelbandit.data.synthetic import SyntheticPool, make_synthetic_pool
+from duelbandit.theory.instances import hypercube_regret, make_hypercube_instance
+from duelbandit.theory.report import plot_all  # the report lives in verify_report; re-exported here
+from duelbandit.theory.report import verdict_lines
+from duelbandit.theory.report import write_outputs
 
 try:  # the set of label-independent selectors, when the select package declares it
     from duelbandit.select import OFFLINE as _OFFLINE

@@ -1,6 +1,6 @@
 """The report of the regret-bound verification: verdict lines, verify.json / verify.md, and the figures.
 
-Everything here reads the JSON-ready result of :func:`duelbandit.verify.run_verification` alone (no run is
+Everything here reads the JSON-ready result of :func:`duelbandit.theory.verify.run_verification` alone (no run is
 repeated), so a saved verify.json can be re-reported. :func:`write_outputs` writes verify.json, verify.md
 and the three PNGs (E_T vs T with the Lemma 2 ellipsoid, regret vs T, regret vs d on the hypercube of
 Theorem 3; Scheid et al. 2024).
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from duelbandit.bounds import theorem3_lower_bound
+from duelbandit.theory.bounds import theorem3_lower_bound
 from duelbandit.io import write_json_atomic, write_text_atomic
 from duelbandit.plots import _pyplot
 

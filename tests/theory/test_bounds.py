@@ -7,7 +7,7 @@ import math
 import pytest
 
 from duelbandit import reward
-from duelbandit.bounds import (
+from duelbandit.theory.bounds import (
     applicability,
     confidence_radius,
     corollary1_bound,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from duelbandit.errors import FeatureError, PoolError
-from duelbandit.pool import Features, Pool
+from duelbandit.types import Features, Pool
 
 
 def make(counts=(2, 4, 3, 2, 5)) -> Pool:
