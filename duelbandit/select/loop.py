@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -47,11 +47,13 @@ from duelbandit.errors import ConfigError, LabelError, SelectorError
 from duelbandit.io import append_jsonl, dumps, repair_torn_tail, write_json_atomic, write_text_atomic
 from duelbandit.io.export import task_rows
 from duelbandit.io.labels import log_rows, read_label_log
+from duelbandit.io.lock import FolderLock
 from duelbandit.reward import BradleyTerry
 from duelbandit.select.base import Batch, SelectionState, Selector
+from duelbandit.select.checkpoint import FORMAT, diff_settings, read_checkpoint, same_settings, settings_of
+from duelbandit.select.checkpoint import selector_params as selector_params
 from duelbandit.select.model import pooled
 
-FORMAT = "duelbandit-collect/1"
 LABELS_FILE = "labels.jsonl"
 CHECKPOINT_FILE = "checkpoint.json"
 PENDING_FILE = "pending.jsonl"
@@ -88,28 +90,47 @@ def _check_int(name: str, v: object) -> int:
     return int(v)
 
 
-def selector_params(selector: Selector) -> dict:
-    """The init parameters of a dataclass selector (for the checkpoint), else {}."""
-    if dataclasses.is_dataclass(selector):
-        return {f.name: getattr(selector, f.name) for f in dataclasses.fields(selector) if f.init}
-    return {}
-
-
-def _json_norm(obj: object) -> object:
-    return json.loads(dumps(obj))
-
-
 class _State:
     """The files of a state folder (or nothing, in memory)."""
 
     def __init__(self, folder: str | Path | None) -> None:
         self.folder = None if folder is None else Path(folder)
-        if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str) -> Path:
         assert self.folder is not None
         return self.folder / name
+
+
+@dataclass
+class _Run:
+    """What a collection carries from round to round (restored from the checkpoint on resume)."""
+
+    state: SelectionState
+    selector: Selector
+    files: _State
+    settings: dict
+    T: int
+    m_max: int
+    seed: int
+    sel_gen: np.random.Generator
+    ann_gen: np.random.Generator
+    labels: Labels
+    theta: np.ndarray
+    rounds: int = 0
+    log_len: int = 0
+    log_hash: Any = dataclasses.field(default_factory=hashlib.sha256)
+    uncommitted: Labels | None = None  # labels logged after the checkpoint (a round cut short)
+    first_line: int = 0  # their first line in the log
+    recovered: str | None = None
+    replayable: bool = True
+    m_last: int = 0  # labels of the last committed round (for the progress bar)
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    def note(self, what: str) -> None:
+        self.recovered = (self.recovered + "; " if self.recovered else "") + what
 
 
 def collect(
@@ -136,7 +157,8 @@ def collect(
         budget: total labels T >= 1.
         batch_size: labels per round m, 1 <= m <= T.
         seed: seeds the two Generators (selection, annotator) through ``SeedSequence(seed).spawn(2)``.
-        state_dir: folder for the label log and checkpoint; None runs in memory.
+        state_dir: folder for the label log and checkpoint; None runs in memory. The folder is locked
+            for the whole call (:class:`~duelbandit.io.lock.FolderLock`): a second writer fails at once.
         config: extra settings recorded in the checkpoint and compared on resume (e.g. how the annotator
             and the features were built).
         replayable: the annotator answers a batch identically when its Generator is restored (see the
@@ -148,11 +170,59 @@ def collect(
         batch, ``pending.jsonl`` its tasks; rerun once they are labelled.
 
     Raises:
-        ConfigError: bad budget / batch size, or a state folder of other settings.
+        ConfigError: bad budget / batch size, a corrupt checkpoint, or a state folder of other settings.
         LabelError: a label log that is foreign, edited, or disagrees with a replay of the run.
+        LockedError: another live process is collecting into ``state_dir``.
         SelectorError: a selector that does not return exactly the labels asked for.
     """
     start_time = time.perf_counter()
+    T, m_max, seed = _check_args(budget, batch_size, seed)
+    settings = settings_of(state, selector, T, m_max, seed, config)
+    files = _State(state_dir)
+    if files.folder is None:
+        return _collect(state, selector, make_annotator, files, settings, replayable, verbose, start_time)
+    files.folder.mkdir(parents=True, exist_ok=True)
+    with FolderLock(files.folder, what="duelbandit collect"):
+        return _collect(state, selector, make_annotator, files, settings, replayable, verbose, start_time)
+
+
+def _collect(state: SelectionState, selector: Selector, make_annotator: Callable, files: _State,
+             settings: dict, replayable: bool, verbose: bool, start_time: float) -> CollectResult:
+    """The rounds of :func:`collect` (inside the folder lock)."""
+    sel_gen, ann_gen = (np.random.default_rng(s) for s in np.random.SeedSequence(settings["seed"]).spawn(2))
+    run = _Run(state=state, selector=selector, files=files, settings=settings, T=settings["budget"],
+               m_max=settings["batch_size"], seed=settings["seed"], sel_gen=sel_gen, ann_gen=ann_gen,
+               labels=Labels(np.zeros(0, np.int64), np.zeros(0)), theta=np.zeros(state.features.dim),
+               replayable=replayable)
+    committed, fresh = _restore(run) if files.folder is not None else ([], True)
+    if committed:
+        run.labels = Labels.concat(committed)
+    resumed = run.n
+    # selectors with memory get the committed rounds again (ours rebuild their model from state.labels)
+    for part in committed:
+        selector.update(Batch.from_indices(part.pairs, selector=selector.name), part)
+    annotator = make_annotator(ann_gen, run.labels)
+    if files.folder is not None and fresh:
+        _checkpoint(run)
+
+    bar = tqdm(total=run.T, initial=run.n, unit="label", desc=f"collect {selector.name}",
+               disable=not verbose, leave=False)
+    pending = None
+    try:
+        while run.n < run.T and pending is None:
+            pending = _round(run, annotator)
+            if pending is None:
+                bar.update(run.m_last)
+    finally:
+        bar.close()
+    if pending is None and files.folder is not None and files.path(PENDING_FILE).exists():
+        files.path(PENDING_FILE).unlink()
+    return CollectResult(labels=run.labels, theta=run.theta, rounds=run.rounds, complete=run.n >= run.T,
+                         resumed_labels=resumed, recovered=run.recovered, pending=pending,
+                         seconds=time.perf_counter() - start_time)
+
+
+def _check_args(budget: object, batch_size: object, seed: object) -> tuple[int, int, int]:
     T = _check_int("budget", budget)
     m_max = _check_int("batch_size", batch_size)
     if m_max > T:
@@ -160,162 +230,154 @@ def collect(
                           "labels than the whole run")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ConfigError(f"seed: expected an integer, got {seed!r}")
-    pool, features = state.pool, state.features
-    settings = _json_norm({
-        "selector": selector.name,
-        "selector_params": selector_params(selector),
-        "budget": T,
-        "batch_size": m_max,
-        "seed": int(seed),
-        "lam": state.lam,
-        "pool": {"name": pool.name, "fingerprint": pool.fingerprint(), "prompts": pool.n_prompts,
-                 "candidate_pairs": pool.n_pairs},
-        "features": {"name": features.name, "dim": features.dim, "config": features.config},
-        **(config or {}),
-    })
-    sel_gen, ann_gen = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
-    files = _State(state_dir)
+    return T, m_max, int(seed)
 
-    committed: list[Labels] = []
-    rounds = 0
-    log_len, log_hash = 0, hashlib.sha256()
-    uncommitted: Labels | None = None
-    first_line = 0
-    recovered = None
-    theta = np.zeros(features.dim)
-    if files.folder is not None:
-        for stale in files.folder.glob(f".{CHECKPOINT_FILE}.*.tmp"):  # a rename that never happened
-            stale.unlink()
-        ckpt_path, log_path = files.path(CHECKPOINT_FILE), files.path(LABELS_FILE)
-        if ckpt_path.exists():
-            ckpt = json.loads(ckpt_path.read_text(encoding="utf-8"))
-            if ckpt.get("format") != FORMAT:
-                raise ConfigError(f"{ckpt_path}: not a duelbandit collect checkpoint (format "
-                                  f"{ckpt.get('format')!r}, expected {FORMAT!r})")
-            _same_settings(ckpt["settings"], settings, ckpt_path)
-            sel_gen.bit_generator.state = ckpt["rng"]["selector"]
-            ann_gen.bit_generator.state = ckpt["rng"]["annotator"]
-            rounds = int(ckpt["rounds"])
-            theta = np.asarray(ckpt["theta"], dtype=np.float64)
-            if log_path.exists():
-                if repair_torn_tail(log_path):
-                    recovered = "cut an incomplete last line of labels.jsonl (killed mid-append)"
-                data = log_path.read_bytes()
-            elif ckpt["n_labels"]:
-                raise LabelError(f"{log_path}: missing, but {ckpt_path} records {ckpt['n_labels']} labels")
-            else:
-                data = b""
-            log_len = int(ckpt["log_bytes"])
-            log_hash.update(data[:log_len])
-            if len(data) < log_len or log_hash.hexdigest() != ckpt["log_sha256"]:
-                raise LabelError(
-                    f"{log_path}: its first {ckpt['log_bytes']} bytes (the {ckpt['n_labels']} committed labels) "
-                    f"differ from what {ckpt_path} recorded: the log was edited or truncated; refusing to resume")
-            if data:
-                log = read_label_log(log_path, pool)
-                n_c = int(ckpt["n_labels"])
-                if len(log) < n_c:
-                    raise LabelError(f"{log_path}: {len(log)} labels, but the checkpoint committed {n_c}")
-                of_round = np.array([log.rows[k]["round"] for k in range(n_c)], dtype=object)
-                for r in range(rounds):
-                    committed.append(_subset(log.labels, np.flatnonzero(of_round == r).tolist()))
-                for k in range(n_c, len(log)):
-                    if log.rows[k]["round"] != rounds:
-                        raise LabelError(f"{log_path}:{log.lines[k]}: round {log.rows[k]['round']!r} after the "
-                                         f"checkpoint of round {rounds}; expected only labels of round {rounds}")
-                if len(log) > n_c:
-                    uncommitted = _subset(log.labels, list(range(n_c, len(log))))
-                    first_line = log.lines[n_c]
-        elif files.path(LABELS_FILE).exists() and files.path(LABELS_FILE).stat().st_size:
-            raise ConfigError(f"{files.path(LABELS_FILE)} exists without {CHECKPOINT_FILE}: "
+
+def _restore(run: _Run) -> tuple[list[Labels], bool]:
+    """Restore the run from its state folder: (labels of each committed round, whether the run starts
+    afresh). A checkpoint of other settings that committed nothing (no label, empty log) holds nothing
+    to lose: it is replaced instead of blocking the folder."""
+    files = run.files
+    for stale in files.folder.glob(f".{CHECKPOINT_FILE}.*.tmp"):  # a rename that never happened
+        stale.unlink()
+    ckpt_path, log_path = files.path(CHECKPOINT_FILE), files.path(LABELS_FILE)
+    has_log = log_path.exists() and log_path.stat().st_size > 0
+    if not ckpt_path.exists():
+        if has_log:
+            raise ConfigError(f"{log_path} exists without {CHECKPOINT_FILE}: "
                               "not a state folder of this command (use an empty --state folder)")
-    all_labels = Labels.concat(committed) if committed else Labels(np.zeros(0, np.int64), np.zeros(0))
-    n = len(all_labels)
-    resumed = n
-    # selectors with memory get the committed rounds again (ours rebuild their model from state.labels)
-    for part in committed:
-        selector.update(Batch.from_indices(part.pairs, selector=selector.name), part)
-    annotator = make_annotator(ann_gen, all_labels)
+        return [], True
+    ckpt = read_checkpoint(ckpt_path, log_path)
+    if not ckpt["n_labels"] and not has_log and diff_settings(ckpt["settings"], run.settings):
+        return [], True
+    same_settings(ckpt["settings"], run.settings, ckpt_path)
+    run.sel_gen.bit_generator.state = ckpt["rng"]["selector"]
+    run.ann_gen.bit_generator.state = ckpt["rng"]["annotator"]
+    run.rounds = int(ckpt["rounds"])
+    run.theta = np.asarray(ckpt["theta"], dtype=np.float64)
+    if log_path.exists():
+        if repair_torn_tail(log_path):
+            run.note("cut an incomplete last line of labels.jsonl (killed mid-append)")
+        data = log_path.read_bytes()
+    elif ckpt["n_labels"]:
+        raise LabelError(f"{log_path}: missing, but {ckpt_path} records {ckpt['n_labels']} labels")
+    else:
+        data = b""
+    run.log_len = int(ckpt["log_bytes"])
+    run.log_hash.update(data[:run.log_len])
+    if len(data) < run.log_len or run.log_hash.hexdigest() != ckpt["log_sha256"]:
+        raise LabelError(
+            f"{log_path}: its first {ckpt['log_bytes']} bytes (the {ckpt['n_labels']} committed labels) "
+            f"differ from what {ckpt_path} recorded: the log was edited or truncated; refusing to resume")
+    return (_committed_rounds(run, log_path, int(ckpt["n_labels"])) if data else []), False
 
-    if files.folder is not None and not files.path(CHECKPOINT_FILE).exists():
-        _write_checkpoint(files, settings, rounds, n, log_len, log_hash, sel_gen, ann_gen, theta,
-                          complete=False)
 
-    bar = tqdm(total=T, initial=n, unit="label", desc=f"collect {selector.name}", disable=not verbose,
-               leave=False)
-    pending = None
+def _committed_rounds(run: _Run, log_path: Path, n_c: int) -> list[Labels]:
+    """The committed labels of each round; labels logged after them become ``run.uncommitted``."""
+    log = read_label_log(log_path, run.state.pool)
+    if len(log) < n_c:
+        raise LabelError(f"{log_path}: {len(log)} labels, but the checkpoint committed {n_c}")
+    of_round = np.array([log.rows[k]["round"] for k in range(n_c)], dtype=object)
+    committed = [_subset(log.labels, np.flatnonzero(of_round == r).tolist()) for r in range(run.rounds)]
+    for k in range(n_c, len(log)):
+        if log.rows[k]["round"] != run.rounds:
+            raise LabelError(f"{log_path}:{log.lines[k]}: round {log.rows[k]['round']!r} after the "
+                             f"checkpoint of round {run.rounds}; expected only labels of round {run.rounds}")
+    if len(log) > n_c:
+        run.uncommitted = _subset(log.labels, list(range(n_c, len(log))))
+        run.first_line = log.lines[n_c]
+    return committed
+
+
+def _round(run: _Run, annotator: Annotator) -> Batch | None:
+    """One round: select, answer, append, fit, update, checkpoint. Returns the batch when the annotator
+    lacks labels (the run pauses; its tasks go to pending.jsonl), else None."""
+    m = min(run.m_max, run.T - run.n)
+    batch, expected = _select(run, m)
+    logged, run.uncommitted = run.uncommitted, None
+    k = 0 if logged is None else len(logged)
+    if logged is not None and (k > m or not np.array_equal(logged.pairs, expected[:k])):
+        raise LabelError(
+            f"{run.files.path(LABELS_FILE) if run.files.folder else LABELS_FILE}:{run.first_line}: the {k} labels "
+            f"logged after the checkpoint are not the start of round {run.rounds} as the selector replays it; "
+            "the log does not belong to this run")
     try:
-        while n < T:
-            m = min(m_max, T - n)
-            view = SelectionState(pool, features, labels=all_labels if n else None, lam=state.lam)
-            batch = selector.select(view, m, sel_gen)
-            if batch.size != m:
-                raise SelectorError(f"{selector.name}: asked for {m} labels, the batch holds {batch.size}")
-            expected = batch.expanded()
-            logged = uncommitted
-            uncommitted = None
-            k = 0 if logged is None else len(logged)
-            if logged is not None and (k > m or not np.array_equal(logged.pairs, expected[:k])):
-                raise LabelError(
-                    f"{files.path(LABELS_FILE)}:{first_line}: the {k} labels logged after the checkpoint "
-                    f"are not the start of round {rounds} as the selector replays it; the log does not "
-                    "belong to this run")
-            try:
-                if logged is not None and not replayable:
-                    # ask only for what the log lacks: a human is never asked twice
-                    new = None
-                    if k < m:
-                        new = annotator.label(Batch.from_indices(expected[k:], selector=batch.selector))
-                        _check_answer(new, expected[k:], annotator)
-                    round_labels = logged if new is None else Labels.concat([logged, new])
-                else:
-                    fresh = annotator.label(batch)
-                    _check_answer(fresh, expected, annotator)
-                    if logged is not None and not np.array_equal(fresh.y[:k], logged.y):
-                        raise LabelError(
-                            f"{files.path(LABELS_FILE)}:{first_line}: the logged labels of round {rounds} differ "
-                            "from the annotator's replay (was the annotator or its seed changed?)")
-                    round_labels = fresh
-                    new = _subset(fresh, list(range(k, m))) if k else fresh
-            except LabelsPending as exc:
-                pending = batch
-                if files.folder is not None:
-                    rows = task_rows(pool, exc.missing, tag=f"r{rounds}-")
-                    write_text_atomic(files.path(PENDING_FILE), "".join(dumps(r) + "\n" for r in rows))
-                break
-            if k:
-                recovered = (recovered + "; " if recovered else "") + (
-                    f"round {rounds}: {k} labels were logged but not checkpointed (killed before the "
-                    f"checkpoint); kept them and completed the round with {m - k} more")
-            if new is not None and len(new) and files.folder is not None:
-                weights = batch.info.get("design_weight")
-                dw = None if weights is None else {int(p): float(w) for p, w in zip(batch.pairs, weights)}
-                rows = log_rows(new, pool, start_index=n + k, round=rounds, selector=selector.name,
-                                design_weight=dw, fingerprint=settings["pool"]["fingerprint"])
-                for row in rows:
-                    row["seed"] = int(seed)
-                append_jsonl(files.path(LABELS_FILE), rows)
-            all_labels = Labels.concat([all_labels, round_labels]) if n else round_labels
-            n += m
-            theta = _fit(state, all_labels)
-            selector.update(batch, round_labels)
-            rounds += 1
-            if files.folder is not None:
-                with open(files.path(LABELS_FILE), "rb") as f:  # hash only what this round appended
-                    f.seek(log_len)
-                    tail = f.read()
-                log_len += len(tail)
-                log_hash.update(tail)
-                _write_checkpoint(files, settings, rounds, n, log_len, log_hash, sel_gen, ann_gen, theta,
-                                  complete=n >= T)
-            bar.update(m)
-    finally:
-        bar.close()
-    if pending is None and files.folder is not None and files.path(PENDING_FILE).exists():
-        files.path(PENDING_FILE).unlink()
-    return CollectResult(labels=all_labels, theta=theta, rounds=rounds, complete=n >= T,
-                         resumed_labels=resumed, recovered=recovered, pending=pending,
-                         seconds=time.perf_counter() - start_time)
+        round_labels, new = _answer(run, annotator, batch, expected, logged)
+    except LabelsPending as exc:
+        _write_pending(run, exc)
+        return batch
+    if k:
+        run.note(f"round {run.rounds}: {k} labels were logged but not checkpointed (killed before the "
+                 f"checkpoint); kept them and completed the round with {m - k} more")
+    _append(run, batch, new, k)
+    _commit(run, batch, round_labels)
+    run.m_last = m
+    return None
+
+
+def _select(run: _Run, m: int) -> tuple[Batch, np.ndarray]:
+    st = run.state
+    view = SelectionState(st.pool, st.features, labels=run.labels if run.n else None, lam=st.lam)
+    batch = run.selector.select(view, m, run.sel_gen)
+    if batch.size != m:
+        raise SelectorError(f"{run.selector.name}: asked for {m} labels, the batch holds {batch.size}")
+    return batch, batch.expanded()
+
+
+def _answer(run: _Run, annotator: Annotator, batch: Batch, expected: np.ndarray,
+            logged: Labels | None) -> tuple[Labels, Labels | None]:
+    """(the round's labels, the labels not yet in the log). Raises LabelsPending from a file annotator."""
+    m = expected.shape[0]
+    k = 0 if logged is None else len(logged)
+    if logged is not None and not run.replayable:
+        # ask only for what the log lacks: a human is never asked twice
+        new = None
+        if k < m:
+            new = annotator.label(Batch.from_indices(expected[k:], selector=batch.selector))
+            _check_answer(new, expected[k:], annotator)
+        return (logged if new is None else Labels.concat([logged, new])), new
+    fresh = annotator.label(batch)
+    _check_answer(fresh, expected, annotator)
+    if logged is not None and not np.array_equal(fresh.y[:k], logged.y):
+        raise LabelError(
+            f"{run.files.path(LABELS_FILE)}:{run.first_line}: the logged labels of round {run.rounds} differ "
+            "from the annotator's replay (was the annotator or its seed changed?)")
+    return fresh, (_subset(fresh, list(range(k, m))) if k else fresh)
+
+
+def _write_pending(run: _Run, exc: LabelsPending) -> None:
+    if run.files.folder is not None:
+        rows = task_rows(run.state.pool, exc.missing, tag=f"r{run.rounds}-")
+        write_text_atomic(run.files.path(PENDING_FILE), "".join(dumps(r) + "\n" for r in rows))
+
+
+def _append(run: _Run, batch: Batch, new: Labels | None, k: int) -> None:
+    """Append the round's new labels to the log (fsync) before anything else is committed."""
+    if new is None or not len(new) or run.files.folder is None:
+        return
+    weights = batch.info.get("design_weight")
+    dw = None if weights is None else {int(p): float(w) for p, w in zip(batch.pairs, weights)}
+    rows = log_rows(new, run.state.pool, start_index=run.n + k, round=run.rounds, selector=run.selector.name,
+                    design_weight=dw, fingerprint=run.settings["pool"]["fingerprint"])
+    for row in rows:
+        row["seed"] = run.seed
+    append_jsonl(run.files.path(LABELS_FILE), rows)
+
+
+def _commit(run: _Run, batch: Batch, round_labels: Labels) -> None:
+    """Refit on all labels, update the selector, and checkpoint the round (log length and hash)."""
+    run.labels = Labels.concat([run.labels, round_labels]) if run.n else round_labels
+    run.theta = _fit(run.state, run.labels)
+    run.selector.update(batch, round_labels)
+    run.rounds += 1
+    if run.files.folder is None:
+        return
+    with open(run.files.path(LABELS_FILE), "rb") as f:  # hash only what this round appended
+        f.seek(run.log_len)
+        tail = f.read()
+    run.log_len += len(tail)
+    run.log_hash.update(tail)
+    _checkpoint(run)
 
 
 def _fit(state: SelectionState, labels: Labels) -> np.ndarray:
@@ -337,41 +399,16 @@ def _check_answer(labels: Labels, expected: np.ndarray, annotator: Annotator) ->
                          f"label ({expected.shape[0]}) in batch order, got {len(labels)}")
 
 
-def _diff(old: object, new: object, where: str = "") -> list[str]:
-    """Dotted paths of the leaves that differ between two JSON values."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in sorted(set(old) | set(new), key=str):
-            out += _diff(old.get(key), new.get(key), f"{where}.{key}" if where else str(key))
-        return out
-    return [] if old == new else [f"{where}: {_short(old)} in the checkpoint, {_short(new)} now"]
-
-
-def _same_settings(old: dict, new: dict, where: Path) -> None:
-    diff = sorted(_diff(old, new), key=lambda line: not line.startswith("pool."))  # the pool first
-    if not diff:
-        return
-    more = f"; and {len(diff) - 4} more" if len(diff) > 4 else ""
-    raise ConfigError(f"{where}: this state folder holds a run with other settings ({'; '.join(diff[:4])}{more}); "
-                      "rerun with the same settings to resume, or use another --state folder")
-
-
-def _short(v: object) -> str:
-    s = json.dumps(v, sort_keys=True)
-    return s if len(s) <= 60 else s[:57] + "..."
-
-
-def _write_checkpoint(files: _State, settings: dict, rounds: int, n: int, log_len: int, log_hash,
-                      sel_gen: np.random.Generator, ann_gen: np.random.Generator, theta: np.ndarray,
-                      *, complete: bool) -> None:
-    write_json_atomic(files.path(CHECKPOINT_FILE), {
+def _checkpoint(run: _Run) -> None:
+    write_json_atomic(run.files.path(CHECKPOINT_FILE), {
         "format": FORMAT,
-        "settings": settings,
-        "rounds": rounds,
-        "n_labels": n,
-        "complete": complete,
-        "log_bytes": log_len,
-        "log_sha256": log_hash.hexdigest(),
-        "rng": {"selector": sel_gen.bit_generator.state, "annotator": ann_gen.bit_generator.state},
-        "theta": theta.tolist(),
+        "settings": run.settings,
+        "pool_name": run.state.pool.name,  # where the pool was read this time (not compared on resume)
+        "rounds": run.rounds,
+        "n_labels": run.n,
+        "complete": run.n >= run.T,
+        "log_bytes": run.log_len,
+        "log_sha256": run.log_hash.hexdigest(),
+        "rng": {"selector": run.sel_gen.bit_generator.state, "annotator": run.ann_gen.bit_generator.state},
+        "theta": run.theta.tolist(),
     })
