@@ -32,3 +32,7 @@ class SelectorError(DuelbanditError, ValueError):
 
 class ConfigError(DuelbanditError, ValueError):
     """A command-line or configuration value is invalid."""
+
+
+class OutputError(DuelbanditError, ValueError):
+    """An output path would destroy an input or an existing file (without ``--force``)."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from duelbandit.annotate import FileAnnotator, JudgeAnnotator, Labels, SimulatedBT
+from duelbandit.commands._common import COLLECT_BYTES_PER_LABEL, add_memory_argument, check_memory, memory_limit
 from duelbandit.embed import HashingEmbedder
 from duelbandit.errors import ConfigError, RewardError
 from duelbandit.io import open_pool
@@ -40,7 +41,8 @@ EXIT_PENDING = 3
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", required=True,
-                   help="pool file (.jsonl/.csv), or 'bundled' / 'bundled:N' for the bundled text pool")
+                   help="pool file (.jsonl/.csv/.parquet, a saved HF dataset folder), or 'bundled' / 'bundled:N' "
+                        "for the bundled text pool")
     p.add_argument("--selector", default="odpo", choices=sorted(SELECTORS), help="default: odpo")
     p.add_argument("--budget", type=int, required=True, help="total number of labels T")
     p.add_argument("--batch-size", type=int, default=None,
@@ -55,6 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge-temperature", type=float, default=1.0,
                    help="judge: P(a preferred) = sigma((r_a - r_b) / temperature); 0 = deterministic")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
+    add_memory_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dim < 1:
         raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
     pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
+    # every option is checked before the state folder gets its first byte
+    check_memory(pool, args.dim, args.budget, memory_limit(args), COLLECT_BYTES_PER_LABEL)
     features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
     state = SelectionState(pool=pool, features=features)
     params = {"total": args.budget} if args.selector == "two_stage" else {}
@@ -89,16 +94,23 @@ def run(args: argparse.Namespace) -> int:
     elif res.resumed_labels:
         print(f"resumed after {res.resumed_labels} labels")
     if res.pending is not None:
+        pending = Path(args.state) / PENDING_FILE
         print(f"paused at round {res.rounds}: {args.annotator[5:]} has no label yet for some pairs of this round; "
-              f"their tasks are in {Path(args.state) / PENDING_FILE}.\nExport them (duelbandit export "
-              f"--tasks {Path(args.state) / PENDING_FILE} ...), add the answers to the labels file, and rerun "
-              "this command.")
+              f"their tasks are in {pending}.\nExport them (duelbandit export --format label-studio --tasks "
+              f"{pending} ...), bring the answers back into the labels file with `duelbandit ingest --in "
+              f"EXPORT --out {args.annotator[5:]} --pool {args.pool}`, and rerun this command.")
         return EXIT_PENDING
-    line = f"{len(res.labels)} labels in {res.rounds} rounds ({args.selector}), state in {args.state}"
+    rounds = f"{res.rounds} round" + ("" if res.rounds == 1 else "s")
+    line = f"{len(res.labels)} labels in {rounds} ({args.selector}), state in {args.state}"
     if true_rewards is not None:
         reg = simple_regret(true_rewards, greedy_policy(res.theta, features.X, pool), pool)
-        line += (f"\nsimple regret of the fitted model: max over prompts {reg.max:.4f}, mean {reg.mean:.4f}, "
-                 f"best response on {reg.frac_optimal:.1%} of prompts")
+        truth = config["annotator"]
+        against = ("the judge's rewards" if truth["kind"] == "judge" else
+                   "the judge's best linear fit on these features" if truth.get("theta") != "random" else
+                   f"a random theta* (seed {truth['theta_seed']}, norm {truth['theta_norm']}): a dry run of the "
+                   "loop, not a measure of your data")
+        line += (f"\nsimple regret of the fitted model against {against}: max over prompts {reg.max:.4f}, "
+                 f"mean {reg.mean:.4f}, best response on {reg.frac_optimal:.1%} of prompts")
     print(line)
     return 0
 

@@ -5,7 +5,10 @@
 - ``--format argilla --tasks TASKS --out records.jsonl``: records for ``dataset.records.log``, plus
   ``records.jsonl.settings.py``, a script that creates the dataset and logs them.
 - ``--format trl --labels LABELS --out train.jsonl``: ``{"prompt", "chosen", "rejected"}`` lines with
-  provenance columns; ``--ties skip`` (default) or ``both``.
+  provenance columns of a fixed type (see duelbandit.io.export.TRL_SCHEMA; ``--out train.parquet``
+  writes Parquet); ``--ties skip`` (default) or ``both``.
+
+An existing output is replaced only with ``--force``; an output that is one of the inputs is refused.
 
 TASKS is any JSONL/CSV with a ``pair_id`` per line (``duelbandit select``'s output, a collect run's
 ``pending.jsonl``). LABELS is a label log (a collect run's ``labels.jsonl`` or ``duelbandit ingest``'s
@@ -18,15 +21,17 @@ import argparse
 from pathlib import Path
 
 from duelbandit.errors import ConfigError
-from duelbandit.io import dumps, open_pool, write_text_atomic
+from duelbandit.io import dumps, open_pool, write_bytes_atomic, write_text_atomic
 from duelbandit.io.export import (
     ARGILLA_SETTINGS_SNIPPET,
     LABEL_STUDIO_CONFIG,
     argilla_records,
     label_studio_tasks,
+    trl_parquet_bytes,
     trl_rows,
 )
 from duelbandit.io.labels import read_label_log, read_tasks
+from duelbandit.io.safety import check_outputs, output_paths
 
 FORMATS = ("label-studio", "argilla", "trl")
 
@@ -40,18 +45,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ties", default="skip", choices=("skip", "both"),
                    help="trl: leave ties out (default) or write both orders")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts of the pool file")
+    p.add_argument("--force", action="store_true", help="replace existing output files (written atomically)")
 
 
 def run(args: argparse.Namespace) -> int:
-    pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
     out = Path(args.out)
+    side = {"label-studio": (".config.xml",), "argilla": (".settings.py",), "trl": ()}[args.format]
+    check_outputs(output_paths(out, *side), {"--pool": args.pool, "--labels": args.labels, "--tasks": args.tasks},
+                  force=args.force)
+    pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
     if args.format == "trl":
         if not args.labels:
             raise ConfigError("--labels: required with --format trl (a label log: labels.jsonl of a collect "
                               "run, or the output of duelbandit ingest)")
         log = read_label_log(args.labels, pool)
         rows = trl_rows(pool, log.rows, log.labels.pairs, ties=args.ties)
-        write_text_atomic(out, "".join(dumps(r) + "\n" for r in rows))
+        if out.suffix.lower() == ".parquet":
+            write_bytes_atomic(out, trl_parquet_bytes(rows))
+        else:
+            write_text_atomic(out, "".join(dumps(r) + "\n" for r in rows))
         ties = int((log.labels.y == 0.5).sum())
         print(f"wrote {len(rows)} preference pairs from {len(log)} labels to {out}"
               + (f" ({ties} ties {'skipped' if args.ties == 'skip' else 'written in both orders'})" if ties else ""))

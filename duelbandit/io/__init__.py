@@ -11,6 +11,7 @@ from duelbandit.io.jsonl import append_jsonl as append_jsonl
 from duelbandit.io.jsonl import dumps as dumps
 from duelbandit.io.jsonl import read_jsonl as read_jsonl
 from duelbandit.io.jsonl import repair_torn_tail as repair_torn_tail
+from duelbandit.io.jsonl import write_bytes_atomic as write_bytes_atomic
 from duelbandit.io.jsonl import write_json_atomic as write_json_atomic
 from duelbandit.io.jsonl import write_text_atomic as write_text_atomic
 from duelbandit.io.poolfile import default_prompt_id as default_prompt_id
@@ -27,6 +28,7 @@ __all__ = [
     "read_jsonl",
     "repair_torn_tail",
     "save_pool",
+    "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",
 ]

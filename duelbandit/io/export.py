@@ -20,7 +20,11 @@ answers with ``dataset.records.to_list(flatten=True)`` and ingest them.
 
 **TRL** (:func:`trl_rows`): the preference convention of TRL's DPO/reward trainers,
 ``{"prompt", "chosen", "rejected"}`` per line, plus provenance columns ``pair_id``, ``prompt_id``,
-``selector``, ``design_weight``, ``label_source``, ``annotator``, ``seed``, ``round``, ``y``. One row per
+``selector``, ``design_weight``, ``label_source``, ``annotator``, ``seed``, ``round``, ``y``. The schema is
+fixed (:data:`TRL_SCHEMA`): every column is always present with one type and never null, so exports from
+different sources (a collect run, ingested human labels) load and concatenate with
+``datasets.concatenate_datasets``. Unknown values are ``""`` (strings), ``-1`` (``seed``, ``round``) and
+``-1.0`` (``design_weight``: a label that no design weighted; real weights are >= 0). One row per
 label (repeats and disagreements are kept: they are the data). Ties carry no preference: ``ties="skip"``
 (default) leaves them out; ``ties="both"`` writes both orders, which in a DPO loss is the gradient of the
 soft label y = 0.5.
@@ -56,20 +60,31 @@ LABEL_STUDIO_CONFIG = """<View>
 </View>
 """
 
-ARGILLA_SETTINGS_SNIPPET = '''import json
+ARGILLA_SETTINGS_SNIPPET = '''"""Create the Argilla dataset for the exported records, log them, and (later) write the answers back.
+
+Connection: set ARGILLA_API_URL (the server, e.g. http://localhost:6900) and ARGILLA_API_KEY (the key shown
+under "My settings" in the Argilla UI) in the environment before running this script. The record and
+answer files are opened next to this script, wherever it is run from.
+"""
+import json
+import os
+from pathlib import Path
+
 import argilla as rg
 
+HERE = Path(__file__).resolve().parent
+client = rg.Argilla(api_url=os.environ["ARGILLA_API_URL"], api_key=os.environ["ARGILLA_API_KEY"])
 settings = rg.Settings(
     fields=[rg.TextField(name="prompt"), rg.TextField(name="response_a"), rg.TextField(name="response_b")],
     questions=[rg.LabelQuestion(name="preference", labels=["a", "b", "tie"])],
     metadata=[rg.TermsMetadataProperty(name="pair_id"), rg.TermsMetadataProperty(name="prompt_id")],
 )
-dataset = rg.Dataset(name="duelbandit-pairs", settings=settings)
+dataset = rg.Dataset(name="duelbandit-pairs", settings=settings, client=client)
 dataset.create()
-with open("argilla_records.jsonl") as f:
+with open(HERE / "argilla_records.jsonl", encoding="utf-8") as f:
     dataset.records.log([json.loads(line) for line in f])
-# later: write the answers back for `duelbandit ingest`
-with open("argilla_answers.jsonl", "w") as f:
+# later: write the answers back for `duelbandit ingest` (only submitted answers are ingested)
+with open(HERE / "argilla_answers.jsonl", "w", encoding="utf-8") as f:
     for row in dataset.records.to_list(flatten=True):
         f.write(json.dumps(row, default=str) + "\\n")
 '''
@@ -118,6 +133,30 @@ def argilla_records(pool: Pool, index: np.ndarray | Sequence[int], **kw: object)
     ]
 
 
+# column -> (type, value when unknown): fixed, so that every export has the same typed schema
+TRL_SCHEMA: dict[str, tuple[str, object]] = {
+    "prompt": ("string", ""),
+    "chosen": ("string", ""),
+    "rejected": ("string", ""),
+    "pair_id": ("string", ""),
+    "prompt_id": ("string", ""),
+    "selector": ("string", ""),
+    "design_weight": ("float64", -1.0),
+    "label_source": ("string", ""),
+    "annotator": ("string", ""),
+    "seed": ("int64", -1),
+    "round": ("int64", -1),
+    "y": ("float64", 0.5),
+}
+
+
+def _typed(column: str, value: object) -> object:
+    kind, missing = TRL_SCHEMA[column]
+    if value is None:
+        return missing
+    return {"string": str, "float64": float, "int64": int}[kind](value)
+
+
 def trl_rows(pool: Pool, rows: Sequence[dict], pairs: np.ndarray, *, ties: str = "skip") -> list[dict]:
     """TRL preference rows from label-log rows (see the module docstring).
 
@@ -129,7 +168,7 @@ def trl_rows(pool: Pool, rows: Sequence[dict], pairs: np.ndarray, *, ties: str =
             written in its more likely order.
 
     Returns:
-        One dict per exported preference: ``prompt``, ``chosen``, ``rejected`` and provenance.
+        One dict per exported preference: the columns of :data:`TRL_SCHEMA`, typed, never None.
     """
     if ties not in ("skip", "both"):
         raise ConfigError(f"ties: expected 'skip' or 'both', got {ties!r}")
@@ -143,7 +182,7 @@ def trl_rows(pool: Pool, rows: Sequence[dict], pairs: np.ndarray, *, ties: str =
         else:
             orders = [(a, b) if y > 0.5 else (b, a)]
         for chosen, rejected in orders:
-            out.append({
+            raw = {
                 "prompt": pool.prompts[int(cand.prompt[k])],
                 "chosen": chosen,
                 "rejected": rejected,
@@ -156,5 +195,20 @@ def trl_rows(pool: Pool, rows: Sequence[dict], pairs: np.ndarray, *, ties: str =
                 "seed": row.get("seed"),
                 "round": row.get("round"),
                 "y": y,
-            })
+            }
+            out.append({c: _typed(c, raw[c]) for c in TRL_SCHEMA})
     return out
+
+
+def trl_parquet_bytes(rows: Sequence[dict]) -> bytes:
+    """The TRL rows as a Parquet file (pyarrow) with the fixed :data:`TRL_SCHEMA` (also when empty)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, getattr(pa, kind)()) for c, (kind, _) in TRL_SCHEMA.items()])
+    table = pa.table({c: [r[c] for r in rows] for c in TRL_SCHEMA}, schema=schema)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()

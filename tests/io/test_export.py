@@ -63,7 +63,7 @@ def test_trl_rows_orient_by_the_label_and_handle_ties():
     out = trl_rows(POOL, rows, np.array([0, 0, 3]))
     assert out[0] == {"prompt": "What is 2+2?", "chosen": "4", "rejected": "5", "pair_id": "q1:0-1",
                       "prompt_id": "q1", "selector": "odpo", "design_weight": 0.25,
-                      "label_source": "human:x.csv", "annotator": "ann1", "seed": 7, "round": None, "y": 1.0}
+                      "label_source": "human:x.csv", "annotator": "ann1", "seed": 7, "round": -1, "y": 1.0}
     assert (out[1]["chosen"], out[1]["rejected"]) == ("5", "4")
     assert len(out) == 2  # the tie is skipped by default
     both = trl_rows(POOL, rows, np.array([0, 0, 3]), ties="both")
