@@ -237,7 +237,7 @@ class LabelsPending(LabelError):
 
 
 class FileAnnotator:
-    """Labels read from a file of human labels (see :func:`duelbandit.io.labels.read_human_labels`).
+    """Labels read from a file of human labels (see :func:`duelbandit.io.human.read_human_labels`).
 
     The k-th request for a pair gets the k-th label of that pair in file order, so repeats of a pair
     get different human answers and a resumed run gets the same answers again. ``consumed`` lists pairs

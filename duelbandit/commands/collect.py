@@ -31,7 +31,7 @@ from duelbandit.commands._common import COLLECT_BYTES_PER_LABEL, add_memory_argu
 from duelbandit.embed import HashingEmbedder
 from duelbandit.errors import ConfigError, RewardError
 from duelbandit.io import open_pool
-from duelbandit.io.labels import read_human_labels
+from duelbandit.io.human import read_human_labels
 from duelbandit.regret import greedy_policy, simple_regret
 from duelbandit.select import OFFLINE, SELECTORS, SelectionState, make_selector
 from duelbandit.select.loop import PENDING_FILE, collect

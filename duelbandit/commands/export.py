@@ -30,7 +30,8 @@ from duelbandit.io.export import (
     trl_parquet_bytes,
     trl_rows,
 )
-from duelbandit.io.labels import read_label_log, read_tasks
+from duelbandit.io.human import read_tasks
+from duelbandit.io.labels import read_label_log
 from duelbandit.io.safety import check_outputs, output_paths
 
 FORMATS = ("label-studio", "argilla", "trl")

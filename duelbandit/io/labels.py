@@ -16,7 +16,7 @@ The label log (``labels.jsonl``), one JSON object per label, in label order::
 ``round`` is the collection round (None for ingested labels); ``pool`` is the fingerprint of the pool the
 pair ids refer to: a log from another pool is refused; ``ref`` is ``"file:line"`` of an ingested label.
 
-Human label files (:func:`read_human_labels`) — any of:
+Human label files are read by :mod:`duelbandit.io.human` (:func:`~duelbandit.io.human.read_human_labels`) — any of:
 
 - JSON lines or CSV with a ``pair_id`` column and ``winner`` (``a``/``b``/``tie``, any case) or ``y`` (a
   number in [0, 1]); optional ``annotator`` (or ``annotator_id``). Other columns are ignored, so the
@@ -33,11 +33,7 @@ Human label files (:func:`read_human_labels`) — any of:
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +42,7 @@ import numpy as np
 
 from duelbandit.types import Labels
 from duelbandit.errors import LabelError, PoolError
-from duelbandit.io.jsonl import _decode, read_jsonl
+from duelbandit.io.jsonl import read_jsonl
 from duelbandit.types import Pool
 
 WINNERS = {"a": 1.0, "b": 0.0, "tie": 0.5}
@@ -197,153 +193,3 @@ def read_label_log(path: str | os.PathLike, pool: Pool, *, allow_torn_tail: bool
     labels = Labels(np.asarray(pairs, dtype=np.int64), np.asarray(ys, dtype=np.float64),
                     source="+".join(sources) if sources else "unknown", annotator=tuple(who))
     return LabelLog(labels=labels, rows=rows, lines=lines)
-
-
-# human label files --------------------------------------------------------------------------------
-
-
-def _records(path: Path) -> Iterator[tuple[str, dict]]:
-    """(where, object) for every record of a JSONL, CSV or JSON-array file."""
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise LabelError(f"{path}: no such file")
-    if suffix == ".csv":
-        text = _decode(path, path.read_bytes())
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        if reader.fieldnames is None:
-            raise LabelError(f"{path}: empty file (no header)")
-        header = [h.strip() for h in reader.fieldnames]
-        if "pair_id" not in header:
-            raise LabelError(f"{path}:1: missing column 'pair_id' in the header (found {header})")
-        try:
-            for row in reader:
-                where = f"{path}:{reader.line_num}"  # the row's (last) physical line
-                if None in row:
-                    raise LabelError(f"{where}: the row has more cells than the header")
-                cells = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
-                if not any(cells.values()):
-                    continue
-                yield where, cells
-        except csv.Error as exc:
-            raise LabelError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
-        return
-    if suffix == ".json":
-        text = _decode(path, path.read_bytes())
-        if text.lstrip().startswith("["):
-            try:
-                items = json.loads(text)
-            except ValueError as exc:
-                raise LabelError(f"{path}: malformed JSON array ({exc})") from None
-            for k, item in enumerate(items):
-                if not isinstance(item, dict):
-                    raise LabelError(f"{path}: item {k}: expected a JSON object, got {type(item).__name__}")
-                yield f"{path}: item {k}", item
-            return
-    if suffix not in (".jsonl", ".json", ".ndjson"):
-        raise LabelError(f"{path}: unknown extension {path.suffix!r}; expected .jsonl, .json, .ndjson or .csv")
-    for line, obj in read_jsonl(path, error=LabelError):
-        yield f"{path}:{line}", obj
-
-
-def _answers(row: dict, where: str) -> tuple[Any, list[tuple[float, str, str]]]:
-    """(pair_id, [(y, annotator, ref), ...]) of one record in any supported layout. ``ref`` identifies the
-    answer across re-exports: Label Studio's annotation id, Argilla's record id and user, else file:line."""
-    if isinstance(row.get("data"), dict) and "annotations" in row:  # Label Studio, full JSON export
-        pid = row["data"].get("pair_id")
-        out = []
-        for a, ann in enumerate(row["annotations"] or []):
-            if ann.get("was_cancelled"):
-                continue
-            who = "" if ann.get("completed_by") is None else str(ann["completed_by"])
-            hit = None
-            for res in ann.get("result") or []:
-                value = res.get("value") or {}
-                if res.get("type") == "choices" and res.get("from_name", "preference") == "preference":
-                    choices = value.get("choices") or []
-                    if len(choices) != 1:
-                        raise LabelError(f"{where}: annotation {a}: expected one choice, got {choices!r}")
-                    hit = _winner(choices[0], f"{where}: annotation {a}", "choices")
-                elif res.get("type") == "pairwise":
-                    hit = _winner(value.get("selected"), f"{where}: annotation {a}", "selected")
-            if hit is None:
-                raise LabelError(f"{where}: annotation {a} has no 'preference' choice")
-            ref = f"label-studio:annotation:{ann['id']}" if ann.get("id") is not None else f"{where}#{a}"
-            out.append((WINNERS[hit], who, ref))
-        return pid, out
-    pid = row.get("pair_id")
-    if "preference.responses" in row:  # Argilla, records.to_list(flatten=True)
-        values = row["preference.responses"] or []
-        users = row.get("preference.responses.users") or [""] * len(values)
-        if len(users) != len(values):
-            raise LabelError(f"{where}: {len(values)} answers but {len(users)} users")
-        rid = row.get("id")
-        return pid, [(WINNERS[_winner(v, where, "preference.responses")], str(u),
-                      f"argilla:{rid}:{u}" if rid is not None else f"{where}#{k}")
-                     for k, (v, u) in enumerate(zip(values, users))]
-    who = row.get("annotator", row.get("annotator_id"))
-    who = "" if who is None else str(who)
-    if "preference" in row and "winner" not in row and "y" not in row:  # Label Studio JSON-MIN
-        ref = f"label-studio:annotation:{row['annotation_id']}" if row.get("annotation_id") is not None else where
-        return pid, [(WINNERS[_winner(row["preference"], where, "preference")], who, ref)]
-    return pid, [(_y_of(row, where), who, where)]
-
-
-def read_human_labels(
-    path: str | os.PathLike, pool: Pool, *, tasks: set[str] | None = None, source: str | None = None
-) -> tuple[Labels, list[str]]:
-    """Read human labels (see the module docstring for the accepted files) for ``pool``.
-
-    Args:
-        path: the file.
-        pool: the pool the pair ids refer to.
-        tasks: when given, the pair ids that were sent out for labelling; a label for any other pair is
-            refused.
-        source: the labels' ``source`` (default ``"human:<file name>"``).
-
-    Returns:
-        (labels in file order, a reference per label: ``"label-studio:annotation:<id>"``,
-        ``"argilla:<record id>:<user>"`` or ``"<file>:<line>"``). Unknown annotators are "".
-
-    Raises:
-        LabelError naming the file and line (or item) of the first malformed record, unknown pair id,
-        label of another pool, or a pair that was not among ``tasks``.
-    """
-    path = Path(path)
-    fp = pool.fingerprint()
-    pairs, ys, who, refs = [], [], [], []
-    for where, row in _records(path):
-        if row.get("pool") not in (None, "", fp):
-            raise LabelError(f"{where}: this label belongs to pool {row['pool']!r}, not to {pool.name!r} "
-                             f"(fingerprint {fp}): labels from another pool are refused")
-        pid, answers = _answers(row, where)
-        p = _pair_index(pool, pid, where)
-        if tasks is not None and pid not in tasks:
-            raise LabelError(f"{where}: pair_id {pid!r} was not among the exported tasks")
-        for y, a, ref in answers:
-            pairs.append(p)
-            ys.append(y)
-            who.append(a)
-            refs.append(ref)
-    labels = Labels(np.asarray(pairs, dtype=np.int64), np.asarray(ys, dtype=np.float64),
-                    source=source or f"human:{path.name}", annotator=tuple(who))
-    return labels, refs
-
-
-def read_tasks(path: str | os.PathLike, pool: Pool) -> tuple[np.ndarray, list[str | None]]:
-    """The tasks of a task file (JSONL or CSV with a ``pair_id`` column: the output of ``duelbandit
-    select``, a collect run's ``pending.jsonl``, ...), one entry per task (repeats kept).
-
-    Returns:
-        (candidate indices, the tasks' ``task_id`` where the file has one, else None).
-
-    Raises:
-        LabelError naming ``file:line`` for a missing or unknown pair id, or an empty file.
-    """
-    index, task_ids = [], []
-    for where, row in _records(Path(path)):
-        index.append(_pair_index(pool, row.get("pair_id"), where))
-        tid = row.get("task_id")
-        task_ids.append(tid if isinstance(tid, str) and tid else None)
-    if not index:
-        raise LabelError(f"{path}: no task in the file")
-    return np.asarray(index, dtype=np.int64), task_ids

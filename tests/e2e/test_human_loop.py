@@ -115,7 +115,7 @@ def test_collect_with_human_labels_pauses_and_resumes(tmp_path, pool_file, capsy
         pending = state / "pending.jsonl"
         ls = tmp_path / "pending_ls.json"
         assert main(["export", "--pool", pool_file, "--format", "label-studio", "--tasks", str(pending),
-                     "--out", str(ls)]) == 0
+                     "--out", str(ls), "--force"]) == 0
         done = tmp_path / "done.json"
         done.write_text(json.dumps(label_studio_export(json.loads(ls.read_text()))))
         assert main(["ingest", "--pool", pool_file, "--in", str(done), "--out", str(labels)]) == 0

@@ -10,7 +10,8 @@ import pytest
 from duelbandit.annotate import Labels
 from duelbandit.errors import LabelError
 from duelbandit.io import append_jsonl
-from duelbandit.io.labels import log_rows, read_human_labels, read_label_log, read_tasks
+from duelbandit.io.human import read_human_labels, read_tasks
+from duelbandit.io.labels import log_rows, read_label_log
 from duelbandit.types import Pool
 
 POOL = Pool.from_lists(["What is 2+2?", "Capital of France?"], [["4", "5", "four"], ["Paris", "Lyon"]],
