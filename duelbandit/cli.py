@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"{plain}: error: {_os_error_line(exc)}", file=sys.stderr)
         return 2
+    except MemoryError as exc:  # the memory guard (--max-memory) refuses plans it can see coming
+        print(f"{plain}: error: out of memory ({exc}); lower --budget or --dim", file=sys.stderr)
+        return 2
     finally:
         warnings.formatwarning = old_format
 

@@ -75,6 +75,11 @@ def add_memory_argument(p: argparse.ArgumentParser) -> None:
                         "physical RAM)")
 
 
+def add_csv_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv-field-limit", type=int, default=None, metavar="BYTES",
+                   help="largest field of a CSV pool in bytes (default 131072)")
+
+
 def memory_limit(args: argparse.Namespace) -> int:
     spec = getattr(args, "max_memory", None)
     return physical_memory() // 2 if spec is None else parse_size(spec)

@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from duelbandit.annotate import FileAnnotator, JudgeAnnotator, Labels, SimulatedBT
-from duelbandit.commands._common import COLLECT_BYTES_PER_LABEL, add_memory_argument, check_memory, memory_limit
+from duelbandit.commands._common import (
+    COLLECT_BYTES_PER_LABEL,
+    add_csv_argument,
+    add_memory_argument,
+    check_memory,
+    memory_limit,
+)
 from duelbandit.embed import HashingEmbedder
 from duelbandit.errors import ConfigError, RewardError
 from duelbandit.io import open_pool
@@ -58,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="judge: P(a preferred) = sigma((r_a - r_b) / temperature); 0 = deterministic")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
     add_memory_argument(p)
+    add_csv_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -78,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                           "for more labels than the whole run")
     if args.dim < 1:
         raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
-    pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
+    pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise",
+                     csv_field_limit=args.csv_field_limit)
     # every option is checked before the state folder gets its first byte
     check_memory(pool, args.dim, args.budget, memory_limit(args), COLLECT_BYTES_PER_LABEL)
     features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
@@ -107,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
         truth = config["annotator"]
         against = ("the judge's rewards" if truth["kind"] == "judge" else
                    "the judge's best linear fit on these features" if truth.get("theta") != "random" else
-                   f"a random theta* (seed {truth['theta_seed']}, norm {truth['theta_norm']}): a dry run of the "
-                   "loop, not a measure of your data")
-        line += (f"\nsimple regret of the fitted model against {against}: max over prompts {reg.max:.4f}, "
-                 f"mean {reg.mean:.4f}, best response on {reg.frac_optimal:.1%} of prompts")
+                   f"a random theta* (seed {truth['theta_seed']}, norm {truth['theta_norm']}; a dry run of the "
+                   "loop, not a measure of your data)")
+        line += (f"\nsimple regret of the fitted model, measured against {against}: max over prompts "
+                 f"{reg.max:.4f}, mean {reg.mean:.4f}, best response on {reg.frac_optimal:.1%} of prompts")
     print(line)
     return 0
 

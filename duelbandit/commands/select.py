@@ -23,7 +23,13 @@ import numpy as np
 
 from duelbandit.design import certificate
 from duelbandit.embed import HashingEmbedder
-from duelbandit.commands._common import add_memory_argument, check_memory, memory_limit, select_bytes_per_label
+from duelbandit.commands._common import (
+    add_csv_argument,
+    add_memory_argument,
+    check_memory,
+    memory_limit,
+    select_bytes_per_label,
+)
 from duelbandit.errors import ConfigError
 from duelbandit.io import open_pool, write_json_atomic, write_text_atomic
 from duelbandit.io.safety import check_outputs, output_paths
@@ -42,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
     p.add_argument("--force", action="store_true", help="replace existing output files (written atomically)")
     add_memory_argument(p)
+    add_csv_argument(p)
     p.add_argument("--quiet", action="store_true")
 
 
@@ -52,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
     out = Path(args.out)
     check_outputs(output_paths(out, ".design.json"), {"--pool": args.pool}, force=args.force)
-    pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
+    pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise",
+                     csv_field_limit=args.csv_field_limit)
     check_memory(pool, args.dim, args.budget, memory_limit(args), select_bytes_per_label(pool))
     features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
     state = SelectionState(pool=pool, features=features)
