@@ -69,6 +69,10 @@ def _csv_problem(path: Path, start: int, end: int, exc: csv.Error, limit: int) -
         return (f"{path}:{start}: malformed CSV: a quoted field that starts on this row is never closed "
                 f"(the file ends inside it, at line {end}); close the quote (a quote inside a field is "
                 'written "")')
+    if "expected after" in msg:
+        return (f"{path}:{start}: malformed CSV ({msg}): a quoted field that starts on this row closes in the "
+                f"middle of a cell, at line {end}: an unterminated or unescaped quote (a quote inside a field "
+                'is written "")')
     return f"{path}:{start}: malformed CSV ({msg}; the row ends at line {end})"
 
 
