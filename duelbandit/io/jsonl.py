@@ -221,7 +221,8 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None:  # os.write/fsync do not name the file
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:  # os.write/fsync do
+            # not name the file: name it, so that the one-line error says which file met a full disk
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     _fsync_dir(folder)
