@@ -12,6 +12,10 @@ State folder (``state_dir``; None keeps everything in memory):
   the committed part of the log; the states of the two Generators (selection, annotator) as
   ``bit_generator.state`` (plain JSON); theta_hat. Written once before the first round, then after each.
 - ``pending.jsonl``: the tasks a file annotator is waiting for (human loop; see ``docs/human_loop.md``).
+- ``.lock``: held (``flock``) for the whole call, so a second writer fails at once (:mod:`duelbandit.io.lock`).
+
+A round is four named steps over a small run state (:class:`_Run`): :func:`_select`, :func:`_answer`,
+:func:`_append` (the log, fsync) and :func:`_commit` (fit, ``selector.update``, checkpoint).
 
 Resume (rerun the same call): the settings must match the checkpoint's. The committed log prefix must
 hash to the checkpointed sha256 (an edited log is refused). A torn last line (killed mid-append) is cut
@@ -123,7 +127,6 @@ class _Run:
     first_line: int = 0  # their first line in the log
     recovered: str | None = None
     replayable: bool = True
-    m_last: int = 0  # labels of the last committed round (for the progress bar)
 
     @property
     def n(self) -> int:
@@ -210,9 +213,9 @@ def _collect(state: SelectionState, selector: Selector, make_annotator: Callable
     pending = None
     try:
         while run.n < run.T and pending is None:
+            before = run.n
             pending = _round(run, annotator)
-            if pending is None:
-                bar.update(run.m_last)
+            bar.update(run.n - before)
     finally:
         bar.close()
     if pending is None and files.folder is not None and files.path(PENDING_FILE).exists():
@@ -238,8 +241,9 @@ def _restore(run: _Run) -> tuple[list[Labels], bool]:
     afresh). A checkpoint of other settings that committed nothing (no label, empty log) holds nothing
     to lose: it is replaced instead of blocking the folder."""
     files = run.files
-    for stale in files.folder.glob(f".{CHECKPOINT_FILE}.*.tmp"):  # a rename that never happened
-        stale.unlink()
+    for name in (CHECKPOINT_FILE, PENDING_FILE):  # temp files of a rename that never happened (kill -9)
+        for stale in files.folder.glob(f".{name}.*.tmp"):
+            stale.unlink()
     ckpt_path, log_path = files.path(CHECKPOINT_FILE), files.path(LABELS_FILE)
     has_log = log_path.exists() and log_path.stat().st_size > 0
     if not ckpt_path.exists():
@@ -311,7 +315,6 @@ def _round(run: _Run, annotator: Annotator) -> Batch | None:
                  f"checkpoint); kept them and completed the round with {m - k} more")
     _append(run, batch, new, k)
     _commit(run, batch, round_labels)
-    run.m_last = m
     return None
 
 
