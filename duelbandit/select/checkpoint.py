@@ -1,4 +1,4 @@
-"""The checkpoint of a collection run: the settings a resume must match, and reading one back.
+"""The checkpoint of a collection run: its arguments checked, the settings a resume must match, and reading one back.
 
 The settings identify the pool by its content fingerprint (not its path), the features, the selector
 and its parameters, the budget, batch size, seed and lambda; a resume that differs in any of them is
@@ -11,11 +11,31 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+
 from duelbandit.errors import ConfigError
 from duelbandit.io import dumps
 from duelbandit.select.base import SelectionState, Selector
 
 FORMAT = "duelbandit-collect/1"
+
+
+def _check_int(name: str, v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ConfigError(f"{name}: expected an integer >= 1, got {v!r}")
+    return int(v)
+
+
+def check_args(budget: object, batch_size: object, seed: object) -> tuple[int, int, int]:
+    """(budget, batch size, seed) as ints, or a ConfigError naming the bad one."""
+    T = _check_int("budget", budget)
+    m_max = _check_int("batch_size", batch_size)
+    if m_max > T:
+        raise ConfigError(f"batch_size: {m_max} is larger than the budget {T}; a round cannot ask for more "
+                          "labels than the whole run")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed: expected an integer, got {seed!r}")
+    return T, m_max, int(seed)
 
 
 def selector_params(selector: Selector) -> dict:

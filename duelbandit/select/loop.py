@@ -54,7 +54,14 @@ from duelbandit.io.labels import log_rows, read_label_log
 from duelbandit.io.lock import FolderLock
 from duelbandit.reward import BradleyTerry
 from duelbandit.select.base import Batch, SelectionState, Selector
-from duelbandit.select.checkpoint import FORMAT, diff_settings, read_checkpoint, same_settings, settings_of
+from duelbandit.select.checkpoint import (
+    FORMAT,
+    check_args,
+    diff_settings,
+    read_checkpoint,
+    same_settings,
+    settings_of,
+)
 from duelbandit.select.checkpoint import selector_params as selector_params
 from duelbandit.select.model import pooled
 
@@ -86,12 +93,6 @@ class CollectResult:
     recovered: str | None = None
     pending: Batch | None = None
     seconds: float = 0.0
-
-
-def _check_int(name: str, v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ConfigError(f"{name}: expected an integer >= 1, got {v!r}")
-    return int(v)
 
 
 class _State:
@@ -179,7 +180,7 @@ def collect(
         SelectorError: a selector that does not return exactly the labels asked for.
     """
     start_time = time.perf_counter()
-    T, m_max, seed = _check_args(budget, batch_size, seed)
+    T, m_max, seed = check_args(budget, batch_size, seed)
     settings = settings_of(state, selector, T, m_max, seed, config)
     files = _State(state_dir)
     if files.folder is None:
@@ -223,17 +224,6 @@ def _collect(state: SelectionState, selector: Selector, make_annotator: Callable
     return CollectResult(labels=run.labels, theta=run.theta, rounds=run.rounds, complete=run.n >= run.T,
                          resumed_labels=resumed, recovered=run.recovered, pending=pending,
                          seconds=time.perf_counter() - start_time)
-
-
-def _check_args(budget: object, batch_size: object, seed: object) -> tuple[int, int, int]:
-    T = _check_int("budget", budget)
-    m_max = _check_int("batch_size", batch_size)
-    if m_max > T:
-        raise ConfigError(f"batch_size: {m_max} is larger than the budget {T}; a round cannot ask for more "
-                          "labels than the whole run")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed: expected an integer, got {seed!r}")
-    return T, m_max, int(seed)
 
 
 def _restore(run: _Run) -> tuple[list[Labels], bool]:
