@@ -287,12 +287,17 @@ def append_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     created = not path.exists()
     if created:
         path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        _cut_torn_tail(f, path)
-        f.seek(0, os.SEEK_END)
-        f.write(text.encode("utf-8"))
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a+b") as f:
+            _cut_torn_tail(f, path)
+            f.seek(0, os.SEEK_END)
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:  # a full disk may leave a torn last line: the next append or resume cuts it
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     if created:
         _fsync_dir(path.parent)
     return text.count("\n")

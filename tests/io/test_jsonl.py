@@ -37,3 +37,20 @@ def test_a_full_disk_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch)
         write_text_atomic(path, "new and longer\n")
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
     assert path.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_a_full_disk_during_an_append_names_the_log_and_keeps_what_was_there(tmp_path, monkeypatch):
+    from duelbandit.io import append_jsonl
+
+    log = tmp_path / "labels.jsonl"
+    append_jsonl(log, [{"index": 0}])
+    before = log.read_bytes()
+
+    def fsync(fd):  # the flush to disk fails
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError) as info:
+        append_jsonl(log, [{"index": 1}])
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(log)
+    assert log.read_bytes().startswith(before)  # an append never truncates: the first label is kept
