@@ -54,12 +54,12 @@ def check_outputs(
                 raise OutputError(
                     f"{flag} {out}: is the same file as {in_flag} {inp}; writing it would destroy the input. "
                     "Choose another output path")
+        if os.path.isdir(out):
+            raise OutputError(f"{flag} {out}: is a folder; expected a file path")
         if os.path.exists(out) and not force and not append:
             raise OutputError(
                 f"{flag} {out}: the file exists; pass --force to replace it (the new file is written "
                 "atomically: the old one stays intact until the new one is complete), or choose another path")
-        if os.path.isdir(out):
-            raise OutputError(f"{flag} {out}: is a folder; expected a file path")
 
 
 def output_paths(out: str | os.PathLike, *suffixes: str) -> dict[str, Path]:

@@ -27,6 +27,7 @@ from duelbandit.io import save_pool
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["collect", "--pool", "bundled:30", "--selector", "greedy_logdet", "--budget", "60", "--batch-size", "6",
         "--dim", "8", "--seed", "4", "--quiet"]
+SHORT = [*ARGS[:6], "18", *ARGS[7:]]  # 3 rounds: enough for two processes to meet
 # the CLI in a child process whose annotator waits until the file $RELEASE exists: the run holds its lock
 # for as long as the test needs, without any timing assumption
 SLOW_CHILD = textwrap.dedent("""
@@ -71,11 +72,11 @@ def _no_tmp(folder: Path) -> bool:
 
 def test_two_concurrent_collects_one_fails_fast_and_the_log_holds_the_budget(tmp_path):
     state, release = tmp_path / "state", tmp_path / "release"
-    first = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, *ARGS, "--state", str(state)], env=_env(release),
+    first = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, *SHORT, "--state", str(state)], env=_env(release),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_lock(state, first)
-        second = subprocess.run([sys.executable, "-m", "duelbandit.cli", *ARGS, "--state", str(state)], env=_env(),
+        second = subprocess.run([sys.executable, "-m", "duelbandit.cli", *SHORT, "--state", str(state)], env=_env(),
                                 capture_output=True, text=True, timeout=120)
         assert first.poll() is None  # held until released: the second one ran while the first held the folder
         release.touch()
@@ -86,19 +87,19 @@ def test_two_concurrent_collects_one_fails_fast_and_the_log_holds_the_budget(tmp
         if first.poll() is None:
             first.kill()
     rows = _lines(state / "labels.jsonl")
-    assert len(rows) == 60 and [r["index"] for r in rows] == list(range(60))
+    assert len(rows) == 18 and [r["index"] for r in rows] == list(range(18))
 
 
 def test_a_lock_left_by_a_killed_run_is_recovered(tmp_path, capsys):
     state = tmp_path / "state"
-    child = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, *ARGS, "--state", str(state)],
+    child = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, *SHORT, "--state", str(state)],
                              env=_env(tmp_path / "never"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_for_lock(state, child)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert (state / ".lock").read_text().strip() == str(child.pid)  # the dead holder's pid is still written
-    assert main([*ARGS, "--state", str(state)]) == 0
-    assert len(_lines(state / "labels.jsonl")) == 60
+    assert main([*SHORT, "--state", str(state)]) == 0
+    assert len(_lines(state / "labels.jsonl")) == 18
 
 
 def test_ingest_refuses_a_log_written_by_two_runs(tmp_path, capsys):

@@ -35,3 +35,5 @@ def test_check_outputs(tmp_path):
     check_outputs({"--out": out}, {"--in": inp}, force=True)
     check_outputs({"--out": out}, {"--in": inp}, force=False, append=True)
     assert out.read_text() == "old"  # checks never write
+    with pytest.raises(OutputError, match="is a folder"):
+        check_outputs({"--out": tmp_path}, {"--in": inp}, force=True)
