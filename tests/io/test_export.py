@@ -70,3 +70,12 @@ def test_trl_rows_orient_by_the_label_and_handle_ties():
     assert [(r["chosen"], r["rejected"]) for r in both[2:]] == [("Paris", "Lyon"), ("Lyon", "Paris")]
     with pytest.raises(ConfigError, match="ties"):
         trl_rows(POOL, rows, np.array([0, 0, 3]), ties="half")
+
+
+def test_argilla_script_reads_its_connection_from_the_environment_and_opens_files_by_path():
+    from duelbandit.io.export import ARGILLA_SETTINGS_SNIPPET as script
+
+    compile(script, "records.jsonl.settings.py", "exec")  # valid Python
+    assert 'os.environ["ARGILLA_API_URL"]' in script and 'os.environ["ARGILLA_API_KEY"]' in script
+    assert 'open(HERE / "argilla_records.jsonl"' in script and "HERE = Path(__file__).resolve().parent" in script
+    assert 'open("' not in script  # no file opened by a bare name (relative to wherever it is run)
