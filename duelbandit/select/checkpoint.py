@@ -86,6 +86,9 @@ def read_checkpoint(path: Path, log_path: Path) -> dict:
     if missing:
         raise ConfigError(f"{path}: corrupt checkpoint (no field {missing[0]!r}); restore it from a backup, or "
                           "move this folder aside and start again with a new --state folder")
+    pool = ckpt["settings"].get("pool") if isinstance(ckpt["settings"], dict) else None
+    if isinstance(pool, dict):  # checkpoints written before the pool was matched by content named its path
+        pool.pop("name", None)
     return ckpt
 
 

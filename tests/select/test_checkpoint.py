@@ -53,3 +53,14 @@ def test_a_corrupt_checkpoint_names_the_file_and_the_way_out(setup, tmp_path):
     with pytest.raises(ConfigError, match=r"corrupt checkpoint \(no field 'settings'\)"):
         run(state, tmp_path, T=16, m=8)
     assert (tmp_path / LABELS_FILE).read_bytes() == log
+
+
+def test_a_checkpoint_that_still_names_the_pool_path_resumes(setup, tmp_path):
+    state, _, _ = setup
+    run(state, tmp_path, T=24, m=8)
+    ckpt = tmp_path / CHECKPOINT_FILE
+    old = json.loads(ckpt.read_text())
+    old["settings"]["pool"]["name"] = "/old/path/pool.jsonl"  # as written before content matching
+    ckpt.write_text(json.dumps(old))
+    res = run(state, tmp_path, T=24, m=8)
+    assert res.complete and res.resumed_labels == 24
