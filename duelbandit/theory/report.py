@@ -22,6 +22,8 @@ def _fmt(x: object, nd: int = 3) -> str:
         return "n/a"
     if isinstance(x, (list, tuple)):
         return "[" + ", ".join(_fmt(v, nd) for v in x) + "]"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(v, nd)}" for k, v in x.items()) + "}"
     if isinstance(x, float):
         return f"{x:.{nd}g}"
     return str(x)
