@@ -88,9 +88,9 @@ def _newton(
     """Damped Newton from theta = 0: p = H^{-1} grad, Armijo backtracking on -L; stop when the decrement
     grad^T p <= tol (after that last full step). Returns (theta, iterations, converged).
 
-    Cost per iteration: one pass for X^T r and one for X p (the line search moves z = X theta along X p,
-    no further pass), plus, when refreshed, a rank-k update for H (:func:`weighted_gram`, the dominant
-    cost at d >= 32). H only shapes the path, not the fixed point grad = 0 (the gradient is exact in
+    Cost per iteration: one fused pass over X (:func:`_pass`: z' = z - X p, the loss, X^T r and, when
+    refreshed, the rank-k update for H, the dominant cost at d >= 32); a damped step backtracks along
+    z - step X p without reading X, then takes one more pass at the accepted point. H only shapes the path, not the fixed point grad = 0 (the gradient is exact in
     float64), so (i) H is accumulated in float32 and (ii) it is reused while the decrement falls at least
     100-fold per step (near the optimum H changes by O(||step||), so a reused H keeps the quadratic
     rate to first order); it is refreshed after a damped step or a slow one, and computed in float64 once
@@ -144,9 +144,11 @@ class BradleyTerry(BaseEstimator):
 
     Maximises sum_s w_s [y_s log sigma(<theta, b_s>) + (1 - y_s) log sigma(-<theta, b_s>)]
     - (lam/2)||theta||^2
-    in float64. Each Newton step solves H(theta) p = grad with H = lam I + sum w sigma' b b^T (Cholesky),
-    then backtracks (Armijo) on the objective; it stops when the Newton decrement grad^T H^{-1} grad
-    falls below ``tol`` (after taking that last, full step). y may be fractional (ties 0.5, soft labels).
+    in float64. Each Newton step solves H p = grad with H = lam I + sum w sigma' b b^T (Cholesky) at the
+    current iterate or a recent one (reused while the decrement falls 100-fold per step; accumulated in
+    float32 blocks, see :func:`_newton`: the fixed point grad = 0 is exact in float64 either way), then
+    backtracks (Armijo) on the objective; it stops when the Newton decrement grad^T H^{-1} grad falls below
+    ``tol`` (after taking that last, full step). y may be fractional (ties 0.5, soft labels).
     With no labels (T = 0) the fit is theta = 0, the maximiser of the prior term alone.
 
     If ``S`` is set and ||theta_hat|| > S, ``coef_`` is the projection of Faury et al. 2020 used by
