@@ -118,3 +118,62 @@ def test_colstim_self_duel_spends_no_label():
     batch = CoLSTIMSelector(c=0.0, threshold=0.0).select(state, 6, 2)
     assert len(np.unique(batch.pairs)) == 6
     assert batch.info["self_duels"] == 10 and batch.info["forced"] == 6
+
+
+@pytest.fixture
+def labelled():
+    pool, feats = random_pool(30, (3, 6), 4, seed=11)
+    B = pool.pairs().differences(feats.X)
+    rng = np.random.default_rng(4)
+    pairs = rng.integers(0, pool.n_pairs, size=80)
+    y = (rng.random(80) < expit(B[pairs] @ THETA)).astype(float)
+    state = SelectionState(pool, feats, labels=Labels(pairs, y))
+    lr = LogisticRegression(fit_intercept=False, C=1 / state.lam, tol=1e-12, max_iter=10_000).fit(B[pairs], y)
+    return state, B, lr.coef_[0]
+
+
+def V_of(state, B):
+    p = state.labels.pairs
+    return state.lam * np.eye(B.shape[1]) + B[p].T @ B[p]
+
+
+def test_maxinp_plays_the_widest_pair_among_survivors(labelled):
+    state, B, theta = labelled
+    pool = state.pool
+    cand = pool.pairs()
+    beta = 0.8
+    batch = MaxInPSelector(beta=beta).select(state, 6, 0)
+    # naive: per pick, eliminate by brute force over all ordered pairs of each prompt
+    V = V_of(state, B)
+    taken = []
+    for _ in range(6):
+        Vinv = np.linalg.inv(V)
+        out = set()
+        for k in range(len(cand)):
+            i, j = int(cand.i[k]), int(cand.j[k])
+            gap, width = B[k] @ theta, np.sqrt(B[k] @ Vinv @ B[k])
+            if gap > beta * width:
+                out.add(j)
+            if -gap > beta * width:
+                out.add(i)
+        width = np.einsum("ij,jk,ik->i", B, Vinv, B)
+        ok = [k for k in range(len(cand))
+              if int(cand.i[k]) not in out and int(cand.j[k]) not in out and k not in taken]
+        if not ok:
+            ok = [k for k in range(len(cand)) if k not in taken]
+        j = max(ok, key=lambda k: width[k])
+        taken.append(j)
+        V = V + np.outer(B[j], B[j])
+    assert batch.expanded().tolist() == taken
+
+
+def test_colstim_without_noise_or_bonus_duels_the_two_best_responses(labelled):
+    state, _, theta = labelled
+    pool, X = state.pool, state.features.X
+    batch = CoLSTIMSelector(c=0.0, threshold=0.0, allow_repeats=True).select(state, 25, 3)
+    cand = pool.pairs()
+    for k in batch.pairs:
+        n = int(cand.prompt[k])
+        u = X[pool.offsets[n]:pool.offsets[n + 1]] @ theta
+        top2 = set((pool.offsets[n] + np.argsort(-u)[:2]).tolist())
+        assert {int(cand.i[k]), int(cand.j[k])} == top2

@@ -12,10 +12,8 @@ from duelbandit.annotate import Labels
 from duelbandit.errors import SelectorError
 from duelbandit.select import (
     CertaintySelector,
-    CoLSTIMSelector,
     MinMarginSelector,
     GreedyLogDetSelector,
-    MaxInPSelector,
     SelectionState,
     make_selector,
 )
@@ -107,48 +105,6 @@ def test_entropy_is_a_deprecated_alias_of_min_margin(labelled):
     with pytest.warns(DeprecationWarning, match="min_margin"):
         old = make_selector("entropy")
     assert np.array_equal(old.select(state, 10, 3).pairs, make_selector("min_margin").select(state, 10, 3).pairs)
-
-
-def test_maxinp_plays_the_widest_pair_among_survivors(labelled):
-    state, B, theta = labelled
-    pool = state.pool
-    cand = pool.pairs()
-    beta = 0.8
-    batch = MaxInPSelector(beta=beta).select(state, 6, 0)
-    # naive: per pick, eliminate by brute force over all ordered pairs of each prompt
-    V = V_of(state, B)
-    taken = []
-    for _ in range(6):
-        Vinv = np.linalg.inv(V)
-        out = set()
-        for k in range(len(cand)):
-            i, j = int(cand.i[k]), int(cand.j[k])
-            gap, width = B[k] @ theta, np.sqrt(B[k] @ Vinv @ B[k])
-            if gap > beta * width:
-                out.add(j)
-            if -gap > beta * width:
-                out.add(i)
-        width = np.einsum("ij,jk,ik->i", B, Vinv, B)
-        ok = [k for k in range(len(cand))
-              if int(cand.i[k]) not in out and int(cand.j[k]) not in out and k not in taken]
-        if not ok:
-            ok = [k for k in range(len(cand)) if k not in taken]
-        j = max(ok, key=lambda k: width[k])
-        taken.append(j)
-        V = V + np.outer(B[j], B[j])
-    assert batch.expanded().tolist() == taken
-
-
-def test_colstim_without_noise_or_bonus_duels_the_two_best_responses(labelled):
-    state, _, theta = labelled
-    pool, X = state.pool, state.features.X
-    batch = CoLSTIMSelector(c=0.0, threshold=0.0, allow_repeats=True).select(state, 25, 3)
-    cand = pool.pairs()
-    for k in batch.pairs:
-        n = int(cand.prompt[k])
-        u = X[pool.offsets[n]:pool.offsets[n + 1]] @ theta
-        top2 = set((pool.offsets[n] + np.argsort(-u)[:2]).tolist())
-        assert {int(cand.i[k]), int(cand.j[k])} == top2
 
 
 @pytest.mark.parametrize("name", ["apo", "apo_practical", "greedy_logdet", "min_margin", "certainty", "maxinp",
