@@ -50,7 +50,7 @@ from duelbandit.data.synthetic import make_synthetic_pool
 
 OUT = Path(__file__).parent / "results"
 ORDER = ["uniform", "odpo", "two_stage", "greedy_logdet", "apo", "apo_practical", "maxinp", "colstim",
-         "entropy", "certainty", "dts"]
+         "min_margin", "certainty", "dts"]
 
 
 def regret_at(state: SelectionState, pairs: np.ndarray, y: np.ndarray, rewards: np.ndarray):

@@ -4,8 +4,9 @@
 
 - offline: ``uniform``, ``odpo`` (:mod:`duelbandit.select.offline`);
 - two-stage local design: ``two_stage`` (:mod:`duelbandit.select.local`);
-- sequential: ``apo``, ``apo_practical``, ``greedy_logdet``, ``entropy``, ``certainty``, ``maxinp``,
-  ``colstim`` (:mod:`duelbandit.select.online`) and ``dts`` (:mod:`duelbandit.select.dts`);
+- sequential: ``apo``, ``apo_practical``, ``greedy_logdet``, ``min_margin`` (``entropy`` is its deprecated
+  alias), ``certainty`` (:mod:`duelbandit.select.online`), ``maxinp``, ``colstim``
+  (:mod:`duelbandit.select.dueling`) and ``dts`` (:mod:`duelbandit.select.dts`);
 - budget allocation over skill clusters by a trained RandQL agent: ``randql_allocator``
   (:mod:`duelbandit.select.allocator`, :mod:`duelbandit.select.allocation`).
 
@@ -25,10 +26,11 @@ from duelbandit.select.offline import ODPOSelector as ODPOSelector
 from duelbandit.select.offline import UniformSelector as UniformSelector
 from duelbandit.select.online import APOSelector as APOSelector
 from duelbandit.select.online import CertaintySelector as CertaintySelector
-from duelbandit.select.online import CoLSTIMSelector as CoLSTIMSelector
+from duelbandit.select.dueling import CoLSTIMSelector as CoLSTIMSelector
+from duelbandit.select.dueling import MaxInPSelector as MaxInPSelector
 from duelbandit.select.online import EntropySelector as EntropySelector
 from duelbandit.select.online import GreedyLogDetSelector as GreedyLogDetSelector
-from duelbandit.select.online import MaxInPSelector as MaxInPSelector
+from duelbandit.select.online import MinMarginSelector as MinMarginSelector
 from duelbandit.select.online import PracticalAPOSelector as PracticalAPOSelector
 
 SELECTORS: dict[str, type] = {
@@ -38,7 +40,8 @@ SELECTORS: dict[str, type] = {
     "apo": APOSelector,
     "apo_practical": PracticalAPOSelector,
     "greedy_logdet": GreedyLogDetSelector,
-    "entropy": EntropySelector,
+    "min_margin": MinMarginSelector,
+    "entropy": EntropySelector,  # deprecated alias of min_margin
     "certainty": CertaintySelector,
     "maxinp": MaxInPSelector,
     "colstim": CoLSTIMSelector,
@@ -70,6 +73,7 @@ __all__ = [
     "EntropySelector",
     "GreedyLogDetSelector",
     "MaxInPSelector",
+    "MinMarginSelector",
     "ODPOSelector",
     "PracticalAPOSelector",
     "RandQLAllocator",

@@ -28,7 +28,7 @@ from duelbandit.rng import as_generator, seed_of
 from duelbandit.select.base import Batch, SelectionState
 from duelbandit.select.model import check_distinct_budget, labels_in_use
 from duelbandit.select.offline import check_budget
-from duelbandit.select.online import pair_index, prompt_blocks
+from duelbandit.select.dueling import pair_index, prompt_blocks
 
 
 def dts_pick(W: np.ndarray, t: int, alpha: float, gen: np.random.Generator,

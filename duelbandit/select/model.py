@@ -22,6 +22,10 @@ from duelbandit.select.base import SelectionState
 from duelbandit.types import Labels
 
 
+def differences(state: SelectionState) -> np.ndarray:
+    """(L, d) float64 difference vectors phi = a_i - a_j of the state's candidate pairs."""
+    return state.candidates.differences(state.features.X).astype(np.float64, copy=False)
+
 
 def labels_in_use(state: SelectionState, received: list[Labels]) -> Labels | None:
     """``state.labels`` when the caller passes them (the collection loop does), else the labels the

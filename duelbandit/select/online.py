@@ -2,10 +2,17 @@
 
 Every selector here refits the Bradley–Terry MLE theta_hat on the labels so far (``state.labels``, or the
 labels received through ``update()``; theta = 0 and V = H = lam I before the first label), then picks a
-batch of m pairs one at a time, updating V or H inside the batch with the pick's rank-one term
-(Sherman–Morrison, :class:`~duelbandit.select.model.RunningInverse`) — the labels of the batch are not
-known yet, but the information they will bring is. Scores are vectorised over all L candidates; the only
-Python loop is over the m picks. A batch holds distinct pairs unless ``allow_repeats=True``.
+batch of m pairs. Vectorised over all L candidates; the only Python loop is over the m picks. A batch
+holds distinct pairs unless ``allow_repeats=True``. How the batch is spread differs by rule:
+
+- the leverage rules (``apo``, ``apo_practical``, ``greedy_logdet``) update V or H inside the batch with
+  each pick's rank-one term (Sherman–Morrison, :class:`~duelbandit.select.model.RunningInverse`): the
+  batch's labels are not known yet, but the information they will bring is, so the batch diversifies;
+- the margin rules (``min_margin``, ``certainty``) rank the candidates once by |<theta_hat, phi>| and take
+  the top m: no in-batch update, no diversity (a batch can pile onto near-duplicate pairs).
+
+The dueling-bandit rules ``maxinp`` and ``colstim`` (in-batch V updates too) are in
+:mod:`duelbandit.select.dueling`, re-exported here.
 
 Notation: phi = a_i - a_j the difference vector of a candidate pair, V = lam I + sum phi phi^T over the
 labels, H(theta) = lam I + sum sigma'(<theta, phi>) phi phi^T, ||x||_A = sqrt(x^T A x).
@@ -14,36 +21,32 @@ labels, H(theta) = lam I + sum sigma'(<theta, phi>) phi phi^T, ||x||_A = sqrt(x^
 - ``apo_practical`` (Das et al. 2024, practical variant): argmax ||phi||_{V^{-1}}; in-batch V += phi phi^T.
 - ``greedy_logdet`` (Kveton et al. 2025, ADPO): argmax v^T H^{-1} v with v = sqrt(sigma'(<theta_hat, phi>)) phi,
   the log-det gain log(1 + v^T H^{-1} v) of adding the pair to the local information.
-- ``entropy`` (Muldrew et al. 2024): argmin |<theta_hat, phi>|, the most uncertain predicted preference.
-- ``certainty`` (Muldrew et al. 2024): argmax |<theta_hat, phi>|, the largest predicted reward gap.
-- ``maxinp`` (Saha 2021): among pairs of responses that no UCB comparison has eliminated, the largest
-  ||phi||_{V^{-1}}.
-- ``colstim`` (Bengs, Saha & Hüllermeier 2022): first response by perturbed utility, second by an
-  optimistic comparison against it, on a prompt drawn at random (the paper's i.i.d. contexts).
+- ``min_margin``: argmin |<theta_hat, phi>|, the most uncertain predicted preference (margin-based
+  uncertainty sampling). Formerly ``entropy`` (deprecated alias): it is not Muldrew et al.'s 2024
+  predictive entropy, which is over the language model's generations, not a linear reward's margin.
+- ``certainty`` (Muldrew et al. 2024, the certainty acquisition): argmax |<theta_hat, phi>|, the largest
+  predicted reward gap.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from duelbandit.errors import SelectorError
 from duelbandit.reward import sigmoid_prime
 from duelbandit.rng import as_generator, seed_of
 from duelbandit.select.base import Batch, SelectionState
 from duelbandit.select.model import (
     RunningInverse,
     check_distinct_budget,
+    differences,
     fit_theta,
     information,
     labels_in_use,
 )
 from duelbandit.select.offline import check_budget
-
-
-def _differences(state: SelectionState) -> np.ndarray:
-    return state.candidates.differences(state.features.X).astype(np.float64, copy=False)
 
 
 def leverage_batch(
@@ -108,7 +111,7 @@ class APOSelector:
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
         T = check_budget(budget)
         as_generator(rng)  # validated for the protocol; the rule itself draws nothing
-        B = _differences(state)
+        B = differences(state)
         check_distinct_budget(T, B.shape[0], self.allow_repeats, self.name)
         labels = labels_in_use(state, self._received)
         theta = fit_theta(state, labels, B)
@@ -161,7 +164,7 @@ class GreedyLogDetSelector:
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
         T = check_budget(budget)
         as_generator(rng)
-        B = _differences(state)
+        B = differences(state)
         check_distinct_budget(T, B.shape[0], self.allow_repeats, self.name)
         labels = labels_in_use(state, self._received)
         theta = fit_theta(state, labels, B)
@@ -184,15 +187,18 @@ def _ranked(key: np.ndarray, m: int, gen: np.random.Generator) -> np.ndarray:
 
 
 @dataclass
-class EntropySelector:
-    """Most uncertain predicted preference (Muldrew et al. 2024, "Active Preference Learning for Large
-    Language Models", predictive-entropy acquisition): the m distinct pairs of smallest |<theta_hat, b>|,
-    i.e. of largest entropy of Bernoulli(sigma(<theta_hat, b>)). No guarantee; with theta_hat = 0 (no
-    labels) the batch is uniformly random over pairs. Near-duplicate responses (b ~ 0) always look
-    uncertain: on pools with many of them this rule spends labels on them.
+class MinMarginSelector:
+    """Most uncertain predicted preference, by margin (uncertainty sampling): the m distinct pairs of
+    smallest |<theta_hat, b>|, i.e. of largest entropy of Bernoulli(sigma(<theta_hat, b>)). Ranked once,
+    no in-batch update, so no diversity within a batch. No guarantee; with theta_hat = 0 (no labels) the
+    batch is uniformly random over pairs. Near-duplicate responses (b ~ 0) always look uncertain: on pools
+    with many of them this rule spends labels on them.
+
+    Not Muldrew et al. 2024's "entropy" acquisition, which is the predictive entropy of the language
+    model's own generations; this is the margin of the linear reward model (hence the name).
     """
 
-    name: str = "entropy"
+    name: str = "min_margin"
     _received: list = field(default_factory=list, init=False, repr=False, compare=False)
 
     sign = 1.0
@@ -200,7 +206,7 @@ class EntropySelector:
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
         T = check_budget(budget)
         gen = as_generator(rng)
-        B = _differences(state)
+        B = differences(state)
         check_distinct_budget(T, B.shape[0], False, self.name)
         theta = fit_theta(state, labels_in_use(state, self._received), B)
         picks = _ranked(self.sign * np.abs(B @ theta), T, gen)
@@ -213,7 +219,22 @@ class EntropySelector:
 
 
 @dataclass
-class CertaintySelector(EntropySelector):
+class EntropySelector(MinMarginSelector):
+    """Deprecated alias of :class:`MinMarginSelector` (``"entropy"``): same rule, same batches; warns
+    once per construction. The name claimed Muldrew et al. 2024's generation entropy, which it is not."""
+
+    name: str = "entropy"
+
+    def __post_init__(self) -> None:
+        warnings.warn(
+            "selector 'entropy' is deprecated: it is argmin |<theta_hat, b>| (margin uncertainty "
+            "sampling), now named 'min_margin'; use --selector min_margin / make_selector('min_margin')",
+            DeprecationWarning, stacklevel=3,
+        )
+
+
+@dataclass
+class CertaintySelector(MinMarginSelector):
     """Largest predicted reward gap (Muldrew et al. 2024, the "certainty" acquisition): the m distinct
     pairs of largest |<theta_hat, b>|. Cheap, no guarantee; random with no labels."""
 
@@ -222,170 +243,8 @@ class CertaintySelector(EntropySelector):
     sign = -1.0
 
 
-@dataclass
-class MaxInPSelector:
-    """MaxInP (Saha 2021, "Optimal Algorithms for Stochastic Contextual Preference Bandits"), pool version. A response i of prompt n stays a candidate for best unless some j of the same prompt
-    beats it by a confident margin:
-
-        <theta_hat, a_j - a_i> > beta_t ||a_j - a_i||_{V^{-1}};
-
-    among the pairs of surviving responses (over all prompts), play the pair of largest
-    ||a_i - a_j||_{V^{-1}} (maximum informative pair); in-batch V += b b^T (elimination re-checked with the
-    shrunk widths). When no prompt has two survivors the largest width over all pairs is taken.
-
-    Args:
-        beta: confidence width; None uses the linear-bandit radius
-            beta_t = sqrt(2 log(1/delta) + d log(1 + t / (d lam))) at t labels (Abbasi-Yadkori et al. 2011,
-            the form Saha 2021 uses up to constants).
-        delta: failure probability of that default radius.
-        allow_repeats: allow a pair twice in one batch.
-    """
-
-    beta: float | None = None
-    delta: float = 0.1
-    allow_repeats: bool = False
-    name: str = "maxinp"
-    _received: list = field(default_factory=list, init=False, repr=False, compare=False)
-
-    def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
-        T = check_budget(budget)
-        as_generator(rng)
-        if not 0 < self.delta < 1:
-            raise SelectorError(f"delta: expected a probability in (0, 1), got {self.delta!r}")
-        cand = state.candidates
-        B = _differences(state)
-        L, d = B.shape
-        check_distinct_budget(T, L, self.allow_repeats, self.name)
-        labels = labels_in_use(state, self._received)
-        theta = fit_theta(state, labels, B)
-        t = 0 if labels is None else len(labels)
-        beta = self.beta if self.beta is not None else float(
-            np.sqrt(2 * np.log(1 / self.delta) + d * np.log(1 + t / (d * state.lam))))
-        z = B @ theta
-        run = RunningInverse(information(state, labels, B), B)
-        taken = np.zeros(L, dtype=bool)
-        picks = np.empty(T, dtype=np.int64)
-        fallbacks = 0
-        for s in range(T):
-            margin = beta * run.width
-            out = np.zeros(state.pool.n_responses, dtype=bool)
-            out[cand.j[z > margin]] = True  # i beats j confidently: j cannot be the best of its prompt
-            out[cand.i[-z > margin]] = True
-            ok = ~(out[cand.i] | out[cand.j])
-            if not self.allow_repeats:
-                ok &= ~taken
-            if not ok.any():
-                fallbacks += 1
-                ok = ~taken if not self.allow_repeats else np.ones(L, dtype=bool)
-            j = int(np.argmax(np.where(ok, run.h, -np.inf)))
-            picks[s] = j
-            taken[j] = True
-            run.add(j)
-        return Batch.from_indices(
-            picks, selector=self.name,
-            params={"beta": self.beta, "delta": self.delta, "allow_repeats": self.allow_repeats},
-            seed=seed_of(rng), info={"beta_t": beta, "fallback_picks": fallbacks},
-        )
-
-    def update(self, batch: Batch, labels: object) -> None:
-        """Keep the labels for the next refit (used when ``state.labels`` is not given)."""
-        self._received.append(labels)
-
-
-def pair_index(pool_offsets: np.ndarray, block_start: np.ndarray, n: int, a: np.ndarray, b: np.ndarray
-               ) -> np.ndarray:
-    """Candidate index of the pairs (a, b) (local response positions, a != b) of prompt n.
-
-    ``Pool.pairs()`` lists the pairs of a prompt with K responses in ``np.triu_indices(K, 1)`` order, so
-    (lo, hi) with lo < hi sits at lo (2K - lo - 1) / 2 + (hi - lo - 1) inside the prompt's block.
-    """
-    K = int(pool_offsets[n + 1] - pool_offsets[n])
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    return block_start[n] + lo * (2 * K - lo - 1) // 2 + (hi - lo - 1)
-
-
-def prompt_blocks(state: SelectionState) -> tuple[np.ndarray, np.ndarray]:
-    """(start of each prompt's block in ``Pool.pairs()``, number of pairs of each prompt)."""
-    k = state.pool.response_counts
-    per = k * (k - 1) // 2
-    return np.concatenate([[0], np.cumsum(per)[:-1]]).astype(np.int64), per.astype(np.int64)
-
-
-@dataclass
-class CoLSTIMSelector:
-    """CoLSTIM (Bengs, Saha & Hüllermeier 2022, "Stochastic Contextual Dueling Bandits under Linear
-    Stochastic Transitivity Models"), on a pool: for each label a prompt is drawn uniformly at
-    random (the paper's i.i.d. contexts), then
-
-        first  = argmax_i <theta_hat, a_i> + eps_i,   eps_i ~ Gumbel(0, 1) truncated to [-C, C]
-        second = argmax_{j != first} <theta_hat, a_j - a_first> + c ||a_j - a_first||_{V^{-1}}
-
-    The Gumbel perturbation imitates the Bradley–Terry feedback (a difference of two Gumbel variables is
-    logistic); the second arm is the most optimistic challenger. In-batch V += b b^T.
-
-    Args:
-        c: exploration weight of the second arm's width.
-        threshold: truncation C of the perturbation; None uses sqrt(d log(t + 2)) at t labels.
-        allow_repeats: allow a pair twice in one batch.
-    """
-
-    c: float = 1.0
-    threshold: float | None = None
-    allow_repeats: bool = False
-    name: str = "colstim"
-    _received: list = field(default_factory=list, init=False, repr=False, compare=False)
-
-    def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
-        T = check_budget(budget)
-        gen = as_generator(rng)
-        if not (np.isfinite(self.c) and self.c >= 0):
-            raise SelectorError(f"c: expected a finite exploration weight >= 0, got {self.c!r}")
-        pool = state.pool
-        X = np.asarray(state.features.X, dtype=np.float64)
-        B = _differences(state)
-        L, d = B.shape
-        check_distinct_budget(T, L, self.allow_repeats, self.name)
-        labels = labels_in_use(state, self._received)
-        theta = fit_theta(state, labels, B)
-        t = 0 if labels is None else len(labels)
-        C = self.threshold if self.threshold is not None else float(np.sqrt(d * np.log(t + 2)))
-        utility = X @ theta
-        starts, per = prompt_blocks(state)
-        run = RunningInverse(information(state, labels, B), B)
-        taken = np.zeros(L, dtype=bool)
-        used = np.zeros(pool.n_prompts, dtype=np.int64)
-        picks = np.empty(T, dtype=np.int64)
-        for s in range(T):
-            n = int(gen.integers(pool.n_prompts))
-            if not self.allow_repeats and used[n] == per[n]:  # every pair of n is already in the batch
-                n = int(gen.choice(np.flatnonzero(used < per)))
-            lo, K = int(pool.offsets[n]), int(pool.offsets[n + 1] - pool.offsets[n])
-            arms = np.arange(K)
-            eps = np.clip(gen.gumbel(size=K), -C, C)
-            u = utility[lo : lo + K] + eps
-            pair_of = np.full((K, K), -1, dtype=np.int64)
-            a, b = np.triu_indices(K, 1)
-            idx = pair_index(pool.offsets, starts, n, a, b)
-            pair_of[a, b] = pair_of[b, a] = idx
-            free = np.ones((K, K), dtype=bool) if self.allow_repeats else ~np.eye(K, dtype=bool)
-            if not self.allow_repeats:
-                free[pair_of >= 0] = ~taken[pair_of[pair_of >= 0]]
-            np.fill_diagonal(free, False)
-            first = int(np.argmax(np.where(free.any(axis=1), u, -np.inf)))
-            k = pair_of[first]
-            value = utility[lo : lo + K] - utility[lo + first] + self.c * run.width[np.maximum(k, 0)]
-            second = int(np.argmax(np.where(free[first] & (arms != first), value, -np.inf)))
-            j = int(pair_of[first, second])
-            picks[s] = j
-            taken[j] = True
-            used[n] += 1
-            run.add(j)
-        return Batch.from_indices(
-            picks, selector=self.name,
-            params={"c": self.c, "threshold": self.threshold, "allow_repeats": self.allow_repeats},
-            seed=seed_of(rng), info={"threshold_used": C},
-        )
-
-    def update(self, batch: Batch, labels: object) -> None:
-        """Keep the labels for the next refit (used when ``state.labels`` is not given)."""
-        self._received.append(labels)
+# the dueling-bandit selectors moved to duelbandit.select.dueling; these names stay importable from here
+from duelbandit.select.dueling import CoLSTIMSelector as CoLSTIMSelector  # noqa: E402
+from duelbandit.select.dueling import MaxInPSelector as MaxInPSelector  # noqa: E402
+from duelbandit.select.dueling import pair_index as pair_index  # noqa: E402
+from duelbandit.select.dueling import prompt_blocks as prompt_blocks  # noqa: E402

@@ -22,6 +22,8 @@ def _fmt(x: object, nd: int = 3) -> str:
         return "n/a"
     if isinstance(x, (list, tuple)):
         return "[" + ", ".join(_fmt(v, nd) for v in x) + "]"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(v, nd)}" for k, v in x.items()) + "}"
     if isinstance(x, float):
         return f"{x:.{nd}g}"
     return str(x)
@@ -56,8 +58,9 @@ def verdict_lines(r: dict) -> list[str]:
     vac = r["theorem1_cells"].get("theorem1 >= 2 (vacuous)", 0)
     if vac:
         lines.append(f"  the Theorem 1 bound is >= 2 (the largest regret possible under H1) in {vac} of "
-                     f"{sum(r['theorem1_cells'].values())} cells: there, zero violations is guaranteed, "
-                     "not tested")
+                     f"{sum(r['theorem1_cells'].values())} cells: VACUOUS there (zero violations is "
+                     "guaranteed, not tested)")
+    lines += nominal_lines(r)
     hs, hci = r["hard_slope"], r["hard_slope_ci"]
     lines.append(f"hypercube regret slope in T (odpo): {_fmt(hs)} CI {_fmt(hci)} (target ~ -0.5)"
                  + ("" if hs is None else (": met" if hci[0] is not None and hci[0] <= -0.5 <= hci[1]
@@ -68,6 +71,39 @@ def verdict_lines(r: dict) -> list[str]:
                  f"{'n/a' if lb is None else ('yes' if lb else 'NO')} over {r['lower_bound_cells']} cells; "
                  f"adaptive selectors above it too: {'yes' if r['lower_bound_respected_adaptive'] else 'no'}")
     return lines
+
+
+def nominal_lines(r: dict) -> list[str]:
+    """The checks that can fail (issue 13, item 10); absent from results written before them."""
+    if "nominal_coverage" not in r:
+        return []
+    nom, out = r["nominal_coverage"], []
+    if nom["coverage"] is not None:
+        out.append(f"nominal coverage of ||theta_hat - theta*||^2_H(theta*) <= chi2_d(1 - delta) (unprojected "
+                   f"MLE): {nom['coverage']:.4f} over {nom['runs']} runs (target {nom['target']:g}, band of a "
+                   f"calibrated estimator {_fmt(nom['band'], 4)}): {'met' if nom['met'] else 'NOT met'}; "
+                   f"by selector {_fmt(nom['by_selector'])}, by d {_fmt(nom['by_d'])}")
+    rq = r["radius_over_quantile"]
+    if rq["median"] is not None:
+        out.append(f"Lemma 2 radius / real {rq['quantile']:g}-quantile of ||theta^P - theta*||_V: median "
+                   f"{rq['median']:.3g}, min {rq['min']:.3g} over cells (the radius' slack; it hides a "
+                   "wrong constant, so the checks below test the links at their own level)")
+    cv = r["curvature"]
+    out.append(f"curvature link ||theta^P - theta*||_V <= kappa ||g(theta^P) - g(theta*)||_V^-1 (kappa = "
+               f"{_fmt(cv['kappa'])}): {cv['violations']} violations of {cv['runs']} runs, largest ratio "
+               f"{_fmt(cv['max_ratio'])}: {'met' if cv['violations'] == 0 else 'NOT met'}")
+    tc = r["theorem1_consistency"]
+    out.append(f"Theorem 1 >= Lemma 2 radius x sqrt(g_max / (T - p)) (the links it is proved from): "
+               f"{len(tc['inconsistent_cells'])} inconsistent cells; E_T > Theorem 1 in {tc['E_T_violations']} of "
+               f"{tc['E_T_runs']} runs: {'met' if not tc['inconsistent_cells'] and not tc['E_T_violations'] else 'NOT met'}")
+    nv = r["theorem1_nonvacuous"]
+    if nv["cells"]:
+        out.append(f"Theorem 1 where it is not vacuous (bound < 2): {nv['violations']} violations of {nv['runs']} "
+                   f"runs in {nv['cells']} cells, largest regret / bound {_fmt(nv['max_regret_over_bound'])}: "
+                   f"{'met' if nv['violations'] == 0 else 'NOT met'}")
+    else:
+        out.append("Theorem 1 is vacuous (>= 2) in every cell run: it is not falsifiable at these sizes")
+    return out
 
 
 def _compact(obj: object) -> object:

@@ -19,7 +19,7 @@ from tests.design.design_oracles import np_leverages, np_logdet, random_candidat
                                                     (2, 300, 6, 3.0, 1e-2)])
 def test_kiefer_wolfowitz_holds_at_the_stop(seed, L, d, decay, eps):
     B = random_candidates(seed, L, d, decay=decay)
-    design = optimal_design(B, eps=eps)
+    design = optimal_design(B, method="fw", eps=eps)
     w = design.weights
     assert w.shape == (L,) and (w >= 0).all() and w.sum() == pytest.approx(1.0, abs=1e-12)
     g = np_leverages(B, w)  # independent of the solver's own bookkeeping
@@ -42,7 +42,7 @@ def test_closed_form_unit_vectors_and_interior_points():
     rng = np.random.default_rng(0)
     inner = rng.uniform(-1, 1, size=(40, d)) / d
     B = np.vstack([np.eye(d), -np.eye(d), inner])
-    design = optimal_design(B, eps=1e-8)
+    design = optimal_design(B, method="fw", eps=1e-8)
     M = B.T @ (design.weights[:, None] * B)
     np.testing.assert_allclose(M, np.eye(d) / d, atol=1e-7)
     assert design.certificate.logdet == pytest.approx(-d * np.log(d), abs=1e-6)
@@ -53,20 +53,20 @@ def test_closed_form_circle():
     # directions on the unit circle: any design with M = I/2 is optimal, log det = -2 log 2
     angles = np.linspace(0, np.pi, 37)[:-1]
     B = np.c_[np.cos(angles), np.sin(angles)]
-    design = optimal_design(B, eps=1e-9)
+    design = optimal_design(B, method="fw", eps=1e-9)
     assert design.certificate.logdet == pytest.approx(-2 * np.log(2), abs=1e-8)
 
 
 def test_one_dimension_puts_all_weight_on_the_largest_candidates():
     B = np.array([[0.5], [-2.0], [1.0], [2.0]])
-    design = optimal_design(B)
+    design = optimal_design(B, method="fw")
     assert design.weights[[0, 2]].sum() == 0
     assert design.certificate.logdet == pytest.approx(np.log(4.0))
 
 
 def test_away_and_drop_steps_are_taken_and_shrink_support():
     B = random_candidates(3, 2000, 6, decay=1.0)
-    design = optimal_design(B, eps=1e-6)
+    design = optimal_design(B, method="fw", eps=1e-6)
     info = design.info
     assert info["toward"] > 0 and info["away"] + info["drop"] > 0
     assert design.certificate.support_size <= 21
@@ -76,8 +76,8 @@ def test_affine_invariance():
     # D-optimal designs are invariant under b -> A^T b: same efficiency, log det shifted by 2 log|det A|
     B = random_candidates(4, 150, 4)
     A = np.random.default_rng(1).normal(size=(4, 4))
-    c1 = optimal_design(B, eps=1e-9).certificate
-    c2 = optimal_design(B @ A, eps=1e-9).certificate
+    c1 = optimal_design(B, method="fw", eps=1e-9).certificate
+    c2 = optimal_design(B @ A, method="fw", eps=1e-9).certificate
     assert c2.logdet == pytest.approx(c1.logdet + 2 * np.log(abs(np.linalg.det(A))), abs=1e-6)
 
 
@@ -86,7 +86,7 @@ def test_rank_deficient_candidates_are_projected():
     Z = rng.normal(size=(120, 3))
     R = np.linalg.qr(rng.normal(size=(8, 3)))[0]
     B = Z @ R.T  # rank 3 in 8 dims
-    design = optimal_design(B, eps=1e-6)
+    design = optimal_design(B, method="fw", eps=1e-6)
     c = design.certificate
     assert c.dim == 3 and c.rank_handling == "projected onto rank 3 span of 8 dims"
     assert design.info["basis"].shape == (8, 3)
@@ -99,7 +99,7 @@ def test_ridge_option_adds_lambda_identity():
     rng = np.random.default_rng(6)
     B = np.c_[rng.normal(size=(60, 2)), np.zeros(60)]  # rank 2 of 3
     lam = 0.05
-    design = optimal_design(B, reg=lam, eps=1e-6)
+    design = optimal_design(B, method="fw", reg=lam, eps=1e-6)
     c = design.certificate
     assert c.rank_handling.startswith("regularised") and c.dim == 3
     w = design.weights
@@ -114,7 +114,7 @@ def test_ridge_option_adds_lambda_identity():
 def test_max_iter_returns_a_certified_design_with_a_warning():
     B = random_candidates(7, 300, 6)
     with pytest.warns(RuntimeWarning, match="max_iter"):
-        design = optimal_design(B, eps=1e-9, max_iter=5)
+        design = optimal_design(B, method="fw", eps=1e-9, max_iter=5)
     assert not design.info["converged"] and design.certificate.iterations == 5
     g = np_leverages(B, design.weights)
     assert design.certificate.efficiency_lower_bound == pytest.approx(6 / g.max(), rel=1e-9)
@@ -124,7 +124,7 @@ def test_verbose_progress_bar_and_float32_input():
     B = random_candidates(8, 400, 5).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        design = optimal_design(B, verbose=True, refresh=7)
+        design = optimal_design(B, method="fw", verbose=True, refresh=7)
     assert design.certificate.max_leverage_over_d <= 1 + 1e-3 + 1e-9
 
 
@@ -155,7 +155,7 @@ def test_fw_design_refuses_deficient_working_matrix():
 )
 def test_bad_parameters_raise_design_error(kwargs, match):
     with pytest.raises(DesignError, match=match):
-        optimal_design(np.eye(3), **kwargs)
+        optimal_design(np.eye(3), **{"method": "fw", **kwargs})
 
 
 @pytest.mark.parametrize(
@@ -165,4 +165,4 @@ def test_bad_parameters_raise_design_error(kwargs, match):
 )
 def test_bad_candidates_raise_design_error(bad, match):
     with pytest.raises(DesignError, match=match):
-        optimal_design(bad)
+        optimal_design(bad, method="fw")

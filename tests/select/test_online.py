@@ -12,10 +12,8 @@ from duelbandit.annotate import Labels
 from duelbandit.errors import SelectorError
 from duelbandit.select import (
     CertaintySelector,
-    CoLSTIMSelector,
-    EntropySelector,
+    MinMarginSelector,
     GreedyLogDetSelector,
-    MaxInPSelector,
     SelectionState,
     make_selector,
 )
@@ -89,62 +87,27 @@ def test_greedy_logdet_maximises_the_log_det_gain(labelled):
     assert picks[0] == int(np.argmax(gains))
 
 
-def test_entropy_and_certainty_rank_by_the_predicted_gap(labelled):
+def test_min_margin_and_certainty_rank_by_the_predicted_gap(labelled):
     state, B, theta = labelled
     gap = np.abs(B @ theta)
-    ent = EntropySelector().select(state, 10, 0).pairs
+    ent = MinMarginSelector().select(state, 10, 0).pairs
     cer = CertaintySelector().select(state, 10, 0).pairs
     assert np.sort(gap[ent]).max() <= np.sort(gap)[9] + 1e-9
     assert np.sort(gap[cer]).min() >= np.sort(gap)[::-1][9] - 1e-9
     # with no labels every gap is 0: a random, seed-determined, duplicate-free batch
     bare = SelectionState(state.pool, state.features)
-    a, b = EntropySelector().select(bare, 10, 1), EntropySelector().select(bare, 10, 2)
+    a, b = MinMarginSelector().select(bare, 10, 1), MinMarginSelector().select(bare, 10, 2)
     assert not np.array_equal(np.sort(a.pairs), np.sort(b.pairs))
 
 
-def test_maxinp_plays_the_widest_pair_among_survivors(labelled):
-    state, B, theta = labelled
-    pool = state.pool
-    cand = pool.pairs()
-    beta = 0.8
-    batch = MaxInPSelector(beta=beta).select(state, 6, 0)
-    # naive: per pick, eliminate by brute force over all ordered pairs of each prompt
-    V = V_of(state, B)
-    taken = []
-    for _ in range(6):
-        Vinv = np.linalg.inv(V)
-        out = set()
-        for k in range(len(cand)):
-            i, j = int(cand.i[k]), int(cand.j[k])
-            gap, width = B[k] @ theta, np.sqrt(B[k] @ Vinv @ B[k])
-            if gap > beta * width:
-                out.add(j)
-            if -gap > beta * width:
-                out.add(i)
-        width = np.einsum("ij,jk,ik->i", B, Vinv, B)
-        ok = [k for k in range(len(cand))
-              if int(cand.i[k]) not in out and int(cand.j[k]) not in out and k not in taken]
-        if not ok:
-            ok = [k for k in range(len(cand)) if k not in taken]
-        j = max(ok, key=lambda k: width[k])
-        taken.append(j)
-        V = V + np.outer(B[j], B[j])
-    assert batch.expanded().tolist() == taken
+def test_entropy_is_a_deprecated_alias_of_min_margin(labelled):
+    state, _, _ = labelled
+    with pytest.warns(DeprecationWarning, match="min_margin"):
+        old = make_selector("entropy")
+    assert np.array_equal(old.select(state, 10, 3).pairs, make_selector("min_margin").select(state, 10, 3).pairs)
 
 
-def test_colstim_without_noise_or_bonus_duels_the_two_best_responses(labelled):
-    state, _, theta = labelled
-    pool, X = state.pool, state.features.X
-    batch = CoLSTIMSelector(c=0.0, threshold=0.0, allow_repeats=True).select(state, 25, 3)
-    cand = pool.pairs()
-    for k in batch.pairs:
-        n = int(cand.prompt[k])
-        u = X[pool.offsets[n]:pool.offsets[n + 1]] @ theta
-        top2 = set((pool.offsets[n] + np.argsort(-u)[:2]).tolist())
-        assert {int(cand.i[k]), int(cand.j[k])} == top2
-
-
-@pytest.mark.parametrize("name", ["apo", "apo_practical", "greedy_logdet", "entropy", "certainty", "maxinp",
+@pytest.mark.parametrize("name", ["apo", "apo_practical", "greedy_logdet", "min_margin", "certainty", "maxinp",
                                   "colstim", "dts"])
 def test_online_batches_have_no_repeats_and_refuse_more_than_L(name, labelled):
     state, B, _ = labelled
@@ -155,7 +118,7 @@ def test_online_batches_have_no_repeats_and_refuse_more_than_L(name, labelled):
         make_selector(name).select(state, L + 1, 0)
 
 
-@pytest.mark.parametrize("name", ["apo", "apo_practical", "greedy_logdet", "entropy", "certainty", "maxinp",
+@pytest.mark.parametrize("name", ["apo", "apo_practical", "greedy_logdet", "min_margin", "certainty", "maxinp",
                                   "colstim", "dts"])
 def test_update_and_state_labels_are_the_same_information(name, labelled):
     state, _, _ = labelled

@@ -79,7 +79,7 @@ def test_E_T_is_the_max_error_over_candidates(tiny_cells):
 
     inst, cells = tiny_cells
     state = SelectionState(inst.pool, inst.features, lam=1 / 3)
-    T = cells[-1]["T"]
+    T = max(c["T"] for c in cells if c["selector"] == "uniform")
 
     def annotator(gen, _labels):
         return SimulatedBT(inst.theta_star, inst.pool, inst.features, rng=gen)
@@ -142,8 +142,11 @@ def test_run_verification_end_to_end(tmp_path):
         assert key in r
     assert r["violations"] == 0 and r["chain_violations"] == 0
     assert r["coverage"] == 1.0
-    # well-specified: 2 d x 2 selectors x 3 T x 3 seeds; hypercube: 3 cells x 2 selectors x 3 sign vectors
-    assert r["runs"] == 2 * 2 * 3 * 3 + 3 * 2 * 3
+    # well-specified: 2 d x 2 selectors x 3 T x 3 seeds, plus odpo at 2 T past Theorem 1's threshold per d;
+    # hypercube: 3 cells x 2 selectors x 3 sign vectors
+    assert r["runs"] == 2 * 2 * 3 * 3 + 2 * 2 * 3 + 3 * 2 * 3
+    extra = [c for c in r["cells"] if c["extra"]]
+    assert len(extra) == 4 and all(c["theorem1"] < 2 for c in extra)
     paths = write_outputs(r, tmp_path)
     assert {p.name for p in paths} == {"verify.json", "verify.md", "et_vs_T.png", "regret_vs_T.png",
                                        "regret_vs_d.png"}
