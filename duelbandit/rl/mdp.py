@@ -178,12 +178,16 @@ def sum_last(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def greedy_policy(Q: np.ndarray) -> np.ndarray:
+def greedy_policy(Q: np.ndarray, *, first: bool = False) -> np.ndarray:
     """Greedy action probabilities, splitting ties uniformly: pi(a|s) = 1[a in argmax Q] / |argmax Q|.
 
-    This is exactly the policy an agent plays when it breaks ties uniformly at random.
+    This is exactly the policy an agent plays when it breaks ties uniformly at random; with
+    ``first=True`` it is one-hot on the first maximal action (numpy's ``argmax``).
     ``Q`` has shape (..., A); the result has the same shape.
     """
+    if first:
+        A = Q.shape[-1]
+        return (np.argmax(Q, axis=-1)[..., None] == np.arange(A)).astype(np.float64)
     ties = (Q >= max_last(Q)[..., None]).astype(np.float64)
     ties /= sum_last(ties)[..., None]
     return ties

@@ -17,27 +17,28 @@ with v_max_h = H - h, Q_j = Qbar = V = v_max initially. No bonus: the randomness
 Sampled variant (``sampled=True``): each episode one member j* per run acts greedily on Q_{j*}, and each
 member bootstraps on its own next-step value max_a Q_j(h+1, s', a).
 
-Ties: the reference code takes ``argmax`` (always action 0 on ties), which biases early exploration of
-the grid-world towards "left"; we break ties uniformly at random with the run's rng.
+Ties: the reference code takes ``argmax`` (always the first action on ties), which biases early
+exploration of the grid-world towards "left"; by default we break ties uniformly at random with the run's
+rng (``tie_break="random"``); ``tie_break="first"`` reproduces the reference.
 
 Batching. The update at step h writes only entries indexed by h and reads V_{h+1}, which this episode
 writes only later (at step h + 1); acting at step h reads only Qbar_h. So the H online updates of an
-episode are exactly the same as one batched update of all H transitions at the end of the episode (the
-policy an episode plays is the greedy policy at its start). :meth:`RandQL.update` applies them at once,
-vectorised over the H steps, the K independent runs and the J members.
+episode are exactly the same as applying them in time order at the end of the episode (the policy an
+episode plays is the greedy policy at its start). :meth:`RandQL.update` does that in one compiled loop
+over the K runs, the H steps and the J members (:func:`randql_update`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from duelbandit.errors import ConfigError
 from duelbandit.rl.mdp import Episode
 from duelbandit.rl.mdp import greedy_policy
 from duelbandit.rl.mdp import horizon_values
-from duelbandit.rl.mdp import max_last
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,19 @@ class RandQLConfig:
         kappa: posterior inflation; kappa = 1 matches OptQL's mean learning rate.
         prior_count: n0, optimistic pseudo-transitions; None means 1 / S.
         sampled: act on one randomly chosen member per episode instead of Qbar.
+        tie_break: "random" (uniform among the maximal actions) or "first" (numpy's argmax, as the
+            reference code).
     """
 
     n_ensemble: int = 10
     kappa: float = 1.0
     prior_count: float | None = None
     sampled: bool = False
+    tie_break: str = "random"
 
     def __post_init__(self) -> None:
+        if self.tie_break not in ("random", "first"):
+            raise ConfigError(f"RandQLConfig.tie_break: expected 'random' or 'first', got {self.tie_break!r}")
         if self.n_ensemble < 1:
             raise ConfigError(f"RandQLConfig.n_ensemble: expected >= 1, got {self.n_ensemble}")
         if not self.kappa > 0:
@@ -65,18 +71,44 @@ class RandQLConfig:
             raise ConfigError(f"RandQLConfig.prior_count: expected > 0 or None, got {self.prior_count}")
 
 
-def learning_rates(n: np.ndarray, H: int, kappa: float, J: int, rng: np.random.Generator) -> np.ndarray:
-    """w ~ Beta((H + 1) / kappa, n / kappa), J draws per entry of ``n`` -> (len(n), J).
+@numba.njit(cache=True, nogil=True)
+def randql_update(states, actions, rewards, n, Q, Qbar, V, v_max, n0, kappa, sampled, gen) -> None:
+    """The RandQL updates of one episode of each run, in time order (module docstring), in place.
 
-    Mean (H + 1) / (H + 1 + n): OptQL's rate (H + 1) / (H + n) with the pseudo-count n = visits + n0.
+    Shapes: states (K, H + 1), actions and rewards (K, H), n and Qbar (K, H, S, A), Q (K, H, S, A, J),
+    V (K, H + 1, S), v_max (H,). Per member j: u ~ Beta(n, n0) then w ~ Beta((H + 1)/kappa, n/kappa).
+    ``sampled``: each member bootstraps on its own max_a Q_j(h + 1, s', a) instead of V_{h+1}(s').
     """
-    return rng.beta((H + 1.0) / kappa, np.asarray(n, dtype=np.float64)[:, None] / kappa, size=(len(n), J))
-
-
-def prior_weights(n: np.ndarray, n0: float, J: int, rng: np.random.Generator) -> np.ndarray:
-    """u ~ Beta(n, n0), J draws per entry of ``n`` -> (len(n), J): the weight of the observed target
-    against the optimistic pseudo-target v_max (mean n / (n + n0))."""
-    return rng.beta(np.asarray(n, dtype=np.float64)[:, None], n0, size=(len(n), J))
+    K, H = actions.shape
+    A = Q.shape[3]
+    J = Q.shape[4]
+    lr_a = (H + 1.0) / kappa
+    for k in range(K):
+        for h in range(H):
+            s, a, s2 = states[k, h], actions[k, h], states[k, h + 1]
+            n[k, h, s, a] += 1.0
+            nn = n[k, h, s, a]
+            top = -np.inf
+            for j in range(J):
+                u = gen.beta(nn, n0)
+                w = gen.beta(lr_a, nn / kappa)
+                if sampled:
+                    nv = 0.0
+                    if h + 1 < H:
+                        nv = Q[k, h + 1, s2, 0, j]
+                        for b in range(1, A):
+                            nv = max(nv, Q[k, h + 1, s2, b, j])
+                else:
+                    nv = V[k, h + 1, s2]
+                target = u * (rewards[k, h] + nv) + (1.0 - u) * v_max[h]
+                q = (1.0 - w) * Q[k, h, s, a, j] + w * target
+                Q[k, h, s, a, j] = q
+                top = max(top, q)
+            Qbar[k, h, s, a] = min(Qbar[k, h, s, a], top)
+            best = Qbar[k, h, s, 0]
+            for b in range(1, A):
+                best = max(best, Qbar[k, h, s, b])
+            V[k, h, s] = min(v_max[h], best)
 
 
 class RandQL:
@@ -102,34 +134,23 @@ class RandQL:
         self.Qbar_ = np.broadcast_to(vm, (n_runs, H, S, A)).copy()
         self.V_ = np.zeros((n_runs, H + 1, S))
         self.V_[:, :H] = self.v_max[None, :, None]
-        self._pi = greedy_policy(self.Qbar_)
+        self.tie_first = c.tie_break == "first"
         return self
+
+    def greedy_q(self) -> np.ndarray:
+        """(K, H, S, A) values the next episode acts greedily on: Qbar, or one member per run (sampled)."""
+        if not self.config.sampled:
+            return self.Qbar_
+        self._member = self.rng.integers(self.config.n_ensemble, size=self.K)
+        return np.ascontiguousarray(self.Q_[np.arange(self.K), ..., self._member])
 
     def policy(self) -> np.ndarray:
         """(K, H, S, A) probabilities of the policy played in the next episode."""
-        if not self.config.sampled:
-            return self._pi
-        self._member = self.rng.integers(self.config.n_ensemble, size=self.K)
-        return greedy_policy(self.Q_[np.arange(self.K), ..., self._member])
+        return greedy_policy(self.greedy_q(), first=self.tie_first)
 
     def update(self, episode: Episode) -> None:
         """Apply the H online updates of each run's finished episode (see the module docstring)."""
-        c, H, J = self.config, self.H, self.config.n_ensemble
-        k, h, s, a, r, s2 = episode.flat()
-        self.n_[k, h, s, a] += 1.0
-        n = self.n_[k, h, s, a]
-        u = prior_weights(n, self.n0, J, self.rng)
-        w = learning_rates(n, H, c.kappa, J, self.rng)
-        if c.sampled:
-            nxt = h + 1 < H
-            next_v = np.zeros((len(k), J))
-            next_v[nxt] = self.Q_[k[nxt], h[nxt] + 1, s2[nxt]].max(axis=1)  # (., A, J) -> (., J)
-        else:
-            next_v = self.V_[k, h + 1, s2][:, None]
-        target = u * (r[:, None] + next_v) + (1.0 - u) * self.v_max[h][:, None]
-        Q = (1.0 - w) * self.Q_[k, h, s, a] + w * target
-        self.Q_[k, h, s, a] = Q
-        self.Qbar_[k, h, s, a] = np.minimum(self.Qbar_[k, h, s, a], Q.max(axis=1))
-        qbar = self.Qbar_[k, h, s]  # (K*H, A)
-        self.V_[k, h, s] = np.minimum(self.v_max[h], max_last(qbar))
-        self._pi[k, h, s] = greedy_policy(qbar)
+        c = self.config
+        randql_update(episode.states, episode.actions, np.asarray(episode.rewards, dtype=np.float64),
+                      self.n_, self.Q_, self.Qbar_, self.V_, self.v_max, float(self.n0), float(c.kappa),
+                      bool(c.sampled), self.rng)

@@ -107,22 +107,64 @@ def run_agent(
     """Play ``n_episodes`` episodes of ``n_runs`` independent runs of ``agent`` on ``mdp``.
 
     The K runs share one Generator (environment and agent draws alike), so a run is reproducible given
-    (rng, n_runs); the runs are statistically independent. Policies are evaluated exactly in chunks of
-    ``eval_chunk`` episodes (one sparse product per step for the whole chunk).
+    (rng, n_runs); the runs are statistically independent. An agent with ``greedy_q()`` (the (K, H, S, A)
+    values it acts greedily on) and ``tie_first`` is played and evaluated in compiled kernels
+    (:mod:`duelbandit.rl.kernels`), every episode; any other agent through ``policy()``, its policies
+    evaluated exactly in chunks of ``eval_chunk`` episodes (one sparse product per step per chunk).
     """
     _check_sizes(n_episodes, n_runs)
     gen = as_generator(rng)
-    K, H, S = n_runs, mdp.H, mdp.S
     _, V_star = optimal_values(mdp)
     v_star = float(mdp.mu0 @ V_star[0])
-    agent.reset(S, mdp.A, H, K, gen)
+    agent.reset(mdp.S, mdp.A, mdp.H, n_runs, gen)
+    bar = _progress(n_episodes, f"{agent.name} on {mdp.name}", verbose)
+    t0 = time.perf_counter()
+    play = _play_compiled if hasattr(agent, "greedy_q") else _play_generic
+    regret, realised = play(mdp, agent, n_episodes, n_runs, gen, V_star, v_star, bar, eval_chunk)
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    config = dict(vars(agent.config)) if hasattr(agent, "config") else {}
+    return RunResult(agent.name, mdp.name, regret, realised, v_star, seconds, config)
+
+
+def _play_compiled(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chunk):
+    """Agents that act greedily on a Q array (``greedy_q()``, ``tie_first``): play, evaluate exactly and
+    simulate in compiled kernels, one episode of the K runs per call, without (K, H, S, A) policy copies."""
+    from duelbandit.rl.kernels import csr_tables
+    from duelbandit.rl.kernels import greedy_values0
+    from duelbandit.rl.kernels import play_greedy
+
+    H, S = mdp.H, mdp.S
+    indptr, indices, data, cum = csr_tables(mdp)
+    R, mu0_cdf = np.ascontiguousarray(mdp.R), np.asarray(mdp._mu0_cdf, dtype=np.float64)
     regret = np.empty((K, n_episodes))
     realised = np.empty((K, n_episodes))
-    buf = np.empty((eval_chunk, K, H, S, mdp.A))
-    A = mdp.A
+    v0 = np.empty((K, S))
+    for t in range(n_episodes):
+        Q = agent.greedy_q()
+        tie_first = bool(agent.tie_first)
+        states = np.empty((K, H + 1), dtype=np.int64)
+        actions = np.empty((K, H), dtype=np.int64)
+        rewards = np.empty((K, H))
+        play_greedy(Q, indptr, indices, cum, R, mu0_cdf, tie_first, gen, states, actions, rewards)
+        greedy_values0(Q, indptr, indices, data, R, tie_first, v0)  # before the update changes Q
+        regret[:, t] = v_star - v0 @ mdp.mu0
+        realised[:, t] = V_star[0, states[:, 0]] - rewards.sum(axis=1)
+        agent.update(Episode(states, actions, rewards))
+        if bar is not None:
+            bar.update(1)
+    return regret, realised
+
+
+def _play_generic(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chunk):
+    """Any agent (``policy()`` returns (K, H, S, A) action probabilities): inverse-CDF action draws, exact
+    evaluation of the played policies in chunks of ``eval_chunk`` episodes."""
+    H, S, A = mdp.H, mdp.S, mdp.A
+    regret = np.empty((K, n_episodes))
+    realised = np.empty((K, n_episodes))
+    buf = np.empty((eval_chunk, K, H, S, A))
     row0 = np.arange(K)[None, :] * (H * S) + np.arange(H)[:, None] * S  # (H, K)
-    t0 = time.perf_counter()
-    bar = _progress(n_episodes, f"{agent.name} on {mdp.name}", verbose)
     for t in range(n_episodes):
         pi = agent.policy()
         buf[t % eval_chunk] = pi
@@ -148,11 +190,7 @@ def run_agent(
             regret[:, t + 1 - m : t + 1] = (v_star - v0).T
         if bar is not None:
             bar.update(1)
-    if bar is not None:
-        bar.close()
-    seconds = time.perf_counter() - t0
-    config = dict(vars(agent.config)) if hasattr(agent, "config") else {}
-    return RunResult(agent.name, mdp.name, regret, realised, v_star, seconds, config)
+    return regret, realised
 
 
 def _check_sizes(n_episodes: int, n_runs: int) -> None:

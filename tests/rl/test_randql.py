@@ -1,5 +1,5 @@
-"""RandQL: the Beta draws have the stated moments, and the batched end-of-episode update equals the
-paper's online per-step update (written here as plain loops)."""
+"""RandQL: the compiled end-of-episode update equals the paper's online per-step update (plain loops here,
+fed the same random stream: numba's Generator draws reproduce numpy's), and the tie-breaking options."""
 
 import numpy as np
 import pytest
@@ -7,98 +7,68 @@ import pytest
 from duelbandit.rl.mdp import Episode
 from duelbandit.rl.randql import RandQL
 from duelbandit.rl.randql import RandQLConfig
-from duelbandit.rl.randql import learning_rates
-from duelbandit.rl.randql import prior_weights
 
 
-def beta_moments(a, b):
-    return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
-
-
-@pytest.mark.parametrize("n, H, kappa", [(1.01, 5, 1.0), (30.01, 10, 1.0), (7.5, 4, 2.0)])
-def test_learning_rate_draws_have_beta_moments(n, H, kappa):
-    rng = np.random.default_rng(0)
-    N = 200_000
-    w = learning_rates(np.array([n]), H, kappa, N, rng)[0]
-    mean, var = beta_moments((H + 1) / kappa, n / kappa)
-    assert abs(w.mean() - mean) < 4 * np.sqrt(var / N)
-    assert w.var() == pytest.approx(var, rel=0.03)
-    # kappa = 1: the mean learning rate is OptQL's (H + 1) / (H + n) with the pseudo-count n
-    if kappa == 1.0:
-        assert mean == pytest.approx((H + 1) / (H + 1 + n))
-
-
-@pytest.mark.parametrize("n, n0", [(1.01, 0.01), (5.0, 1.0), (100.0, 0.5)])
-def test_prior_weight_draws_have_beta_moments(n, n0):
-    rng = np.random.default_rng(1)
-    N = 200_000
-    u = prior_weights(np.array([n]), n0, N, rng)[0]
-    mean, var = beta_moments(n, n0)
-    assert abs(u.mean() - mean) < 4 * np.sqrt(var / N)
-    assert u.var() == pytest.approx(var, rel=0.05)
-
-
-def f(a, b, j):
-    """A deterministic stand-in for a Beta(a, b) draw of member j: the mean, spread over members."""
-    m = a / (a + b)
-    return np.clip(m * (0.7 + 0.05 * j), 1e-6, 1 - 1e-6)
-
-
-class StubRng:
-    """Generator stand-in: beta() returns f(a, b, j) for member j = last axis, so any implementation that
-    asks for Beta(a, b) with the right parameters gets the same numbers."""
-
-    def beta(self, a, b, size):
-        J = size[-1]
-        return f(np.asarray(a, float), np.asarray(b, float), np.arange(J)) * np.ones(size)
-
-
-def online_randql(episodes, S, A, H, J, n0, kappa):
-    """The paper's pseudo-code, one step at a time, scalar loops over the members."""
+def online_randql(episodes, K, S, A, H, J, n0, kappa, rng, sampled=False):
+    """The paper's pseudo-code, one step at a time, scalar loops over the members, runs in turn within
+    each episode (the order the agent consumes its Generator): per member u ~ Beta(n, n0) then
+    w ~ Beta((H + 1) / kappa, n / kappa)."""
     vmax = [H - h for h in range(H)]
-    n = np.full((H, S, A), n0 * kappa)
+    n = np.full((K, H, S, A), n0 * kappa)
     Q = np.array([[[[vmax[h]] * J for _ in range(A)] for _ in range(S)] for h in range(H)], dtype=float)
-    Qbar = np.array([[[vmax[h]] * A for _ in range(S)] for h in range(H)], dtype=float)
-    V = np.zeros((H + 1, S))
-    V[:H] = np.array(vmax)[:, None]
+    Q = np.stack([Q] * K)
+    Qbar = np.stack([np.array([[[vmax[h]] * A for _ in range(S)] for h in range(H)], dtype=float)] * K)
+    V = np.zeros((K, H + 1, S))
+    V[:, :H] = np.array(vmax)[:, None]
     for states, actions, rewards in episodes:
-        for h in range(H):
-            s, a, r, s2 = states[h], actions[h], rewards[h], states[h + 1]
-            n[h, s, a] += 1
-            nn = n[h, s, a]
-            for j in range(J):
-                u = f(nn, n0, j)
-                w = f((H + 1) / kappa, nn / kappa, j)
-                target = u * (r + V[h + 1, s2]) + (1 - u) * vmax[h]
-                Q[h, s, a, j] = (1 - w) * Q[h, s, a, j] + w * target
-            Qbar[h, s, a] = min(Qbar[h, s, a], Q[h, s, a].max())
-            V[h, s] = min(vmax[h], Qbar[h, s].max())
+        for k in range(K):
+            for h in range(H):
+                s, a, r, s2 = states[k, h], actions[k, h], rewards[k, h], states[k, h + 1]
+                n[k, h, s, a] += 1
+                nn = n[k, h, s, a]
+                for j in range(J):
+                    u = rng.beta(nn, n0)
+                    w = rng.beta((H + 1) / kappa, nn / kappa)
+                    if sampled:
+                        nv = max(Q[k, h + 1, s2, b, j] for b in range(A)) if h + 1 < H else 0.0
+                    else:
+                        nv = V[k, h + 1, s2]
+                    target = u * (r + nv) + (1 - u) * vmax[h]
+                    Q[k, h, s, a, j] = (1 - w) * Q[k, h, s, a, j] + w * target
+                Qbar[k, h, s, a] = min(Qbar[k, h, s, a], max(Q[k, h, s, a, j] for j in range(J)))
+                V[k, h, s] = min(vmax[h], max(Qbar[k, h, s, b] for b in range(A)))
     return Q, Qbar, V
 
 
-@pytest.mark.parametrize("kappa", [1.0, 2.0])
-def test_batched_update_equals_online_pseudo_code(kappa):
+@pytest.mark.parametrize("kappa, sampled", [(1.0, False), (2.0, False), (1.0, True)])
+def test_compiled_update_equals_online_pseudo_code(kappa, sampled):
     rng = np.random.default_rng(5)
     S, A, H, J, K, T = 4, 3, 5, 6, 2, 40
-    cfg = RandQLConfig(n_ensemble=J, kappa=kappa)
-    agent = RandQL(cfg).reset(S, A, H, K, StubRng())
+    cfg = RandQLConfig(n_ensemble=J, kappa=kappa, sampled=sampled)
+    agent = RandQL(cfg).reset(S, A, H, K, np.random.default_rng(11))
     # arbitrary trajectories (the update does not need them to follow any dynamics)
-    data = [[] for _ in range(K)]
+    episodes = []
     for _ in range(T):
-        states = rng.integers(S, size=(K, H + 1))
-        actions = rng.integers(A, size=(K, H))
-        rewards = rng.random((K, H)).round(2)
-        agent.update(Episode(states, actions, rewards))
-        for k in range(K):
-            data[k].append((states[k], actions[k], rewards[k]))
-    for k in range(K):
-        Q, Qbar, V = online_randql(data[k], S, A, H, J, 1.0 / S, kappa)
-        np.testing.assert_allclose(agent.Q_[k], Q, rtol=1e-12)
-        np.testing.assert_allclose(agent.Qbar_[k], Qbar, rtol=1e-12)
-        np.testing.assert_allclose(agent.V_[k], V, rtol=1e-12)
-        # the played policy is greedy on Qbar
-        best = agent.policy()[k] > 0
+        ep = (rng.integers(S, size=(K, H + 1)), rng.integers(A, size=(K, H)), rng.random((K, H)).round(2))
+        agent.update(Episode(*ep))
+        episodes.append(ep)
+    Q, Qbar, V = online_randql(episodes, K, S, A, H, J, 1.0 / S, kappa, np.random.default_rng(11), sampled)
+    np.testing.assert_allclose(agent.Q_, Q, rtol=1e-12)
+    np.testing.assert_allclose(agent.Qbar_, Qbar, rtol=1e-12)
+    np.testing.assert_allclose(agent.V_, V, rtol=1e-12)
+    if not sampled:  # the played policy is greedy on Qbar, ties split
+        best = agent.policy() > 0
         np.testing.assert_array_equal(best, Qbar >= Qbar.max(-1, keepdims=True))
+
+
+def test_tie_break_first_takes_numpys_argmax():
+    agent = RandQL(RandQLConfig(tie_break="first")).reset(5, 4, 3, 2, np.random.default_rng(0))
+    pi = agent.policy()
+    assert np.all(pi[..., 0] == 1.0) and np.all(pi[..., 1:] == 0.0)
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        agent.update(Episode(rng.integers(5, size=(2, 4)), rng.integers(4, size=(2, 3)), rng.random((2, 3))))
+    np.testing.assert_array_equal(agent.policy().argmax(-1), agent.Qbar_.argmax(-1))
 
 
 def test_initial_policy_breaks_ties_uniformly():
