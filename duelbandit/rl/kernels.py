@@ -1,11 +1,11 @@
 """Compiled (numba) kernels for the tabular agents: greedy play, exact greedy-policy evaluation, and a
 sparse empirical model (only the next states seen) with its backward induction.
 
-Every kernel takes the caller's ``numpy.random.Generator`` (numba draws from its bit generator, so the
-Python-side Generator advances too and a run is reproducible from its seed). Compiled once and cached on
-disk (``cache=True``).
+Randomness comes from the caller's ``numpy.random.Generator``: either passed in (numba draws from its bit
+generator, so the Python-side Generator advances too and a run is reproducible from its seed) or as
+uniforms it drew. Compiled once and cached on disk (``cache=True``).
 
-Ties. ``tie_first=False`` breaks ties uniformly at random (a draw only when there is a tie);
+Ties. ``tie_first=False`` breaks ties uniformly at random;
 ``tie_first=True`` takes the first maximal action, as ``numpy.argmax`` does in the reference code. Ties are
 exact float equality, as in :func:`duelbandit.rl.mdp.greedy_policy`.
 """
@@ -19,8 +19,9 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 @_jit
-def greedy_action(q: np.ndarray, tie_first: bool, gen) -> int:
-    """argmax_a q[a]; ties uniform at random with ``gen`` (drawn only on a tie) or the first one."""
+def greedy_action(q: np.ndarray, tie_first: bool, u: float) -> int:
+    """argmax_a q[a]; ties broken by the uniform ``u`` in [0, 1) (the floor(u m)-th of the m maximal
+    actions: uniform among them) or, with ``tie_first``, the first maximal action."""
     best = q[0]
     a_best = 0
     n_best = 1
@@ -33,7 +34,7 @@ def greedy_action(q: np.ndarray, tie_first: bool, gen) -> int:
             n_best += 1
     if n_best == 1 or tie_first:
         return a_best
-    r = gen.integers(0, n_best)
+    r = min(int(u * n_best), n_best - 1)
     for a in range(q.shape[0]):
         if q[a] == best:
             if r == 0:
@@ -53,23 +54,24 @@ def sample_row(indptr: np.ndarray, indices: np.ndarray, cum: np.ndarray, x: int,
 
 
 @_jit
-def play_greedy(Q, indptr, indices, cum, R, mu0_cdf, tie_first, gen, states, actions, rewards) -> None:
+def play_greedy(Q, indptr, indices, cum, R, mu0_cdf, tie_first, u, states, actions, rewards) -> None:
     """One episode of each of the K runs, acting greedily on Q (K, H, S, A); fills states (K, H + 1),
-    actions (K, H), rewards (K, H). Transitions from the CSR kernel (indptr, indices, cum)."""
+    actions (K, H), rewards (K, H). Transitions from the CSR kernel (indptr, indices, cum). ``u`` (K, 2H + 1)
+    holds the episode's uniforms: the initial state, then per step the tie-break and the transition.
+    (Uniforms drawn by the caller with numpy: passing a Generator into a kernel costs ~20 us per call.)"""
     K, H, S, A = Q.shape
     for k in range(K):
-        u = gen.random()
         s = S - 1
         for i in range(S):
-            if u < mu0_cdf[i]:
+            if u[k, 0] < mu0_cdf[i]:
                 s = i
                 break
         states[k, 0] = s
         for h in range(H):
-            a = greedy_action(Q[k, h, s], tie_first, gen)
+            a = greedy_action(Q[k, h, s], tie_first, u[k, 2 * h + 1])
             actions[k, h] = a
             rewards[k, h] = R[s, a]
-            s = sample_row(indptr, indices, cum, s * A + a, gen.random())
+            s = sample_row(indptr, indices, cum, s * A + a, u[k, 2 * h + 2])
             states[k, h + 1] = s
 
 

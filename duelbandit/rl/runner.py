@@ -103,6 +103,7 @@ def run_agent(
     *,
     verbose: bool = False,
     eval_chunk: int = 16,
+    exact_regret: bool = True,
 ) -> RunResult:
     """Play ``n_episodes`` episodes of ``n_runs`` independent runs of ``agent`` on ``mdp``.
 
@@ -111,6 +112,8 @@ def run_agent(
     values it acts greedily on) and ``tie_first`` is played and evaluated in compiled kernels
     (:mod:`duelbandit.rl.kernels`), every episode; any other agent through ``policy()``, its policies
     evaluated exactly in chunks of ``eval_chunk`` episodes (one sparse product per step per chunk).
+    ``exact_regret=False`` skips the exact evaluation (``regret`` is then NaN; the realised regret is
+    kept): learning alone, e.g. to time it against code that does not evaluate.
     """
     _check_sizes(n_episodes, n_runs)
     gen = as_generator(rng)
@@ -120,7 +123,7 @@ def run_agent(
     bar = _progress(n_episodes, f"{agent.name} on {mdp.name}", verbose)
     t0 = time.perf_counter()
     play = _play_compiled if hasattr(agent, "greedy_q") else _play_generic
-    regret, realised = play(mdp, agent, n_episodes, n_runs, gen, V_star, v_star, bar, eval_chunk)
+    regret, realised = play(mdp, agent, n_episodes, n_runs, gen, V_star, v_star, bar, eval_chunk, exact_regret)
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0
@@ -128,7 +131,7 @@ def run_agent(
     return RunResult(agent.name, mdp.name, regret, realised, v_star, seconds, config)
 
 
-def _play_compiled(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chunk):
+def _play_compiled(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chunk, exact):
     """Agents that act greedily on a Q array (``greedy_q()``, ``tie_first``): play, evaluate exactly and
     simulate in compiled kernels, one episode of the K runs per call, without (K, H, S, A) policy copies."""
     from duelbandit.rl.kernels import csr_tables
@@ -138,7 +141,7 @@ def _play_compiled(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chu
     H, S = mdp.H, mdp.S
     indptr, indices, data, cum = csr_tables(mdp)
     R, mu0_cdf = np.ascontiguousarray(mdp.R), np.asarray(mdp._mu0_cdf, dtype=np.float64)
-    regret = np.empty((K, n_episodes))
+    regret = np.full((K, n_episodes), np.nan)
     realised = np.empty((K, n_episodes))
     v0 = np.empty((K, S))
     for t in range(n_episodes):
@@ -147,9 +150,11 @@ def _play_compiled(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chu
         states = np.empty((K, H + 1), dtype=np.int64)
         actions = np.empty((K, H), dtype=np.int64)
         rewards = np.empty((K, H))
-        play_greedy(Q, indptr, indices, cum, R, mu0_cdf, tie_first, gen, states, actions, rewards)
-        greedy_values0(Q, indptr, indices, data, R, tie_first, v0)  # before the update changes Q
-        regret[:, t] = v_star - v0 @ mdp.mu0
+        play_greedy(Q, indptr, indices, cum, R, mu0_cdf, tie_first, gen.random((K, 2 * H + 1)), states, actions,
+                    rewards)
+        if exact:
+            greedy_values0(Q, indptr, indices, data, R, tie_first, v0)  # before the update changes Q
+            regret[:, t] = v_star - v0 @ mdp.mu0
         realised[:, t] = V_star[0, states[:, 0]] - rewards.sum(axis=1)
         agent.update(Episode(states, actions, rewards))
         if bar is not None:
@@ -157,11 +162,11 @@ def _play_compiled(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chu
     return regret, realised
 
 
-def _play_generic(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chunk):
+def _play_generic(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chunk, exact):
     """Any agent (``policy()`` returns (K, H, S, A) action probabilities): inverse-CDF action draws, exact
     evaluation of the played policies in chunks of ``eval_chunk`` episodes."""
     H, S, A = mdp.H, mdp.S, mdp.A
-    regret = np.empty((K, n_episodes))
+    regret = np.full((K, n_episodes), np.nan)
     realised = np.empty((K, n_episodes))
     buf = np.empty((eval_chunk, K, H, S, A))
     row0 = np.arange(K)[None, :] * (H * S) + np.arange(H)[:, None] * S  # (H, K)
@@ -184,7 +189,7 @@ def _play_generic(mdp, agent, n_episodes, K, gen, V_star, v_star, bar, eval_chun
         rewards = mdp.R[states[:, :H], actions]
         agent.update(Episode(states, actions, rewards))
         realised[:, t] = V_star[0, states[:, 0]] - rewards.sum(axis=1)
-        if (t + 1) % eval_chunk == 0 or t + 1 == n_episodes:
+        if exact and ((t + 1) % eval_chunk == 0 or t + 1 == n_episodes):
             m = t % eval_chunk + 1
             v0 = policy_values(mdp, buf[:m])[:, :, 0, :] @ mdp.mu0  # (m, K)
             regret[:, t + 1 - m : t + 1] = (v_star - v0).T

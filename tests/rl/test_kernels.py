@@ -43,8 +43,8 @@ def test_play_greedy_acts_greedily_and_follows_the_kernel(tie_first):
     Q = rng.integers(0, 2, size=(1, H, S, A)).astype(float).repeat(K, 0)
     indptr, indices, _, cum = csr_tables(mdp)
     states, actions, rewards = np.empty((K, H + 1), np.int64), np.empty((K, H), np.int64), np.empty((K, H))
-    play_greedy(Q, indptr, indices, cum, mdp.R, np.cumsum(mdp.mu0), tie_first, np.random.default_rng(4),
-                states, actions, rewards)
+    u = np.random.default_rng(4).random((K, 2 * H + 1))
+    play_greedy(Q, indptr, indices, cum, mdp.R, np.cumsum(mdp.mu0), tie_first, u, states, actions, rewards)
     h = np.arange(H)
     q_played = Q[0, h, states[:, :H], actions]  # (K, H)
     assert np.all(q_played == Q[0, h, states[:, :H]].max(-1))
