@@ -350,7 +350,7 @@ def main() -> None:
     p.add_argument("--seed-counts", default="1,4,16")
     p.add_argument("--agreement-episodes", type=int, default=5000, help="episodes of the regret-agreement run")
     p.add_argument("--env-episodes", type=int, default=100, help="episodes per seed, part 2")
-    p.add_argument("--ucbvi-episodes", type=int, default=300, help="episodes per seed, part 3")
+    p.add_argument("--ucbvi-episodes", type=int, default=3000, help="episodes per seed, part 3")
     p.add_argument("--skip-taxi-command", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()

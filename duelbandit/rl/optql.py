@@ -47,11 +47,6 @@ class OptQLConfig:
             raise ConfigError(f"OptQLConfig.bonus_scale: expected >= 0, got {self.bonus_scale}")
 
 
-def optql_bonus(n: np.ndarray, v_max_h: np.ndarray, c: float) -> np.ndarray:
-    """b = min(c sqrt(1/n) + v_max_h / n, v_max_h), elementwise (n >= 1)."""
-    return np.minimum(c * np.sqrt(1.0 / n) + v_max_h / n, v_max_h)
-
-
 @numba.njit(cache=True, nogil=True)
 def optql_update(states, actions, rewards, n, Q, V, v_max, c) -> None:
     """The OptQL updates of one episode of each run, in time order, in place (module docstring).

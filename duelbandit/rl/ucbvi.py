@@ -76,19 +76,6 @@ class UCBVIConfig:
                 raise ConfigError(f"UCBVIConfig.{name}: expected one of {allowed}, got {getattr(self, name)!r}")
 
 
-def ucbvi_bonus(n: np.ndarray, v_max: np.ndarray, c: float) -> np.ndarray:
-    """b_h(s, a) = min(c sqrt(1/n) + v_max_h / n, v_max_h), v_max_h where n = 0.
-
-    Args:
-        n: (..., S, A) counts. v_max: (H,). Returns (..., H, S, A).
-    """
-    n = np.asarray(n, dtype=np.float64)[..., None, :, :]
-    vm = v_max[:, None, None]
-    with np.errstate(divide="ignore"):
-        b = np.minimum(c * np.sqrt(1.0 / n) + vm / n, vm)
-    return np.where(n > 0, b, vm)
-
-
 class UCBVI:
     """UCBVI / Greedy-UCBVI for K independent runs (see the module docstring)."""
 

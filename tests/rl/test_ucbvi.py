@@ -7,7 +7,7 @@ import pytest
 from duelbandit.rl.mdp import Episode
 from duelbandit.rl.ucbvi import UCBVI
 from duelbandit.rl.ucbvi import UCBVIConfig
-from duelbandit.rl.ucbvi import ucbvi_bonus
+from duelbandit.rl.kernels import ucb_bonus
 
 
 def feed(agent, rng, S, A, H, T):
@@ -30,8 +30,8 @@ def empirical(trans, S, A):
 
 
 def test_bonus_formula():
-    b = ucbvi_bonus(np.array([[0.0, 1.0, 4.0]]), np.array([3.0, 1.0]), 1.0)  # (H, S=1, A=3)
-    np.testing.assert_allclose(b[:, 0], [[3.0, 3.0, 0.5 + 0.75], [1.0, 1.0, 0.5 + 0.25]])
+    b = [[ucb_bonus(n, vmax, 1.0) for n in (0.0, 1.0, 4.0)] for vmax in (3.0, 1.0)]
+    np.testing.assert_allclose(b, [[3.0, 3.0, 0.5 + 0.75], [1.0, 1.0, 0.5 + 0.25]])
 
 
 def test_ucbvi_plans_on_empirical_model_plus_bonus():
