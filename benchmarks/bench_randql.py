@@ -282,8 +282,9 @@ def write(args, rows, curves, ref, agree, table, taxi, ucb, load_before, mdp, v_
                f"agreement is checked on a longer run: {args.agreement_episodes} episodes, 4 seeds, realised regret: "
                f"ours {agree['realised'][0]:,.0f} ± {agree['realised'][1]:,.0f} (exact {agree['exact'][0]:,.0f} ± "
                f"{agree['exact'][1]:,.0f})"
-               + (f", authors' code {ref['agreement']['regret'][0]:,.0f} ± {ref['agreement']['regret'][1]:,.0f}."
-                  if ref and "agreement" in ref else ", authors' code not measured.")), ""]
+               + (f", authors' code {ref['agreement']['regret'][0]:,.0f} ± {ref['agreement']['regret'][1]:,.0f}"
+                  f" ({ref['agreement']['episodes']} episodes)." if ref and "agreement" in ref
+                  else ", authors' code not measured.")), ""]
     lines += ["## ms per episode and seed, 4 seeds batched (CPU)", "",
               (f"{args.env_episodes} episodes per seed for ours; rlberry's UCBVIAgent (1 seed, dense backward induction "
               "in numba) on the same MDP in the same run, fewer episodes off the grid-world."), "",
