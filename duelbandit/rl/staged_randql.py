@@ -22,6 +22,9 @@ the spec, not verified against the paper's text).
 
 Not the reference code: its "scheduled" path multiplies one global threshold by itself (it stays 1.0),
 so every visit ends a stage and the growth 1 + 1/H is never used; here each (h, s, a) has its own k.
+Its stage rate also increments the pseudo-count before drawing, Beta(1/kappa, (n0 kappa + m + 1)/kappa):
+weights Dirichlet(n0 + 1, 1, ..., 1) for kappa = 1, one more optimistic pseudo-observation than the
+posterior-sampling reading above (docs/rl.md, "Choices and deviations").
 Batching: as in ``randql.py``, all updates of an episode touch distinct step-h entries.
 """
 
