@@ -18,13 +18,15 @@ from duelbandit.embed import HashingEmbedder
 from duelbandit.errors import ConfigError
 from duelbandit.io import load_pool, write_json_atomic
 from duelbandit.select import SELECTORS, SelectionState, make_selector
+from duelbandit.select.diagnose import explain_unlabelled
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", required=True, help="prompts and responses (.jsonl or .csv)")
     p.add_argument("--budget", type=int, required=True, help="number of labels T (exactly T tasks)")
     p.add_argument("--out", required=True, help="annotation tasks, JSONL")
-    p.add_argument("--selector", default="odpo", choices=sorted(SELECTORS), help="default: odpo")
+    p.add_argument("--selector", default="robust", choices=sorted(SELECTORS),
+                   help="default: robust (safe under misspecification; odpo is the paper's design)")
     p.add_argument("--dim", type=int, default=32, help="feature dimension d (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed for features and selection (default 0)")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             f"design: efficiency >= {cert['efficiency_lower_bound']:.4f}, "
             f"max leverage / d = {cert['max_leverage_over_d']:.4f}, support {cert['support_size']}"
         )
+        print(explain_unlabelled(args.selector))
     return 0
 
 

@@ -160,18 +160,22 @@ def v_optimal_design(
         M = A - ridge * np.eye(d)
         supp = np.flatnonzero(w > 0)
         k = supp[int(np.argmin(q[supp]))]
+        alpha = 0.0
         if center - q[k] > q[j] - center and w[k] < 1.0:  # away step: move mass off the least useful point
             hi = w[k] / (1.0 - w[k])
             alpha = _line_search(A, M - np.outer(B[k], B[k]), Sigma, hi)
-            w *= 1.0 + alpha
-            w[k] -= alpha
-            if alpha >= hi * (1 - 1e-12):
-                w[k] = 0.0
-        else:
+            if alpha > 0:
+                w *= 1.0 + alpha
+                w[k] -= alpha
+                if alpha >= hi * (1 - 1e-6) or w[k] < 1e-14:  # a drop step: the point leaves the support
+                    w[k] = 0.0
+        if alpha <= 0:  # toward step (also when the away step cannot improve in floating point)
             alpha = _line_search(A, np.outer(B[j], B[j]) - M, Sigma, 1.0)
+            if alpha <= 0:
+                break  # no step improves phi in floating point: stop, the gap is reported as is
             w *= 1.0 - alpha
             w[j] += alpha
-        np.maximum(w, 0.0, out=w)
+        w[w < 1e-14] = 0.0  # round-off dust would keep drawing (useless) away steps
         w /= w.sum()
     cert = v_certificate(B, w, Sigma, ridge)
     return VDesign(weights=w, value=cert["value"], gap=cert["gap"], iterations=it,

@@ -89,6 +89,7 @@ def misspecification(
     *,
     folds: int = 5,
     margin: float = 0.002,
+    max_dim: int = 128,
     rng: np.random.Generator | int = 0,
 ) -> Diagnosis:
     """Estimate misspecification from labels: held-out log-likelihood, flexible BT minus linear BT.
@@ -98,6 +99,8 @@ def misspecification(
         labels: the labels collected so far (at least 2 distinct pairs per fold).
         folds: K of the K-fold split (grouped by pair).
         margin: an interval entirely below this (nats per label) reads "linear fits".
+        max_dim: above this dimension both models use the top ``max_dim`` principal components of psi
+            (the test asks about the shape of the reward; it must cost little next to a round of labels).
         rng: fold assignment and random features.
 
     Returns:
@@ -113,6 +116,9 @@ def misspecification(
         raise SelectorError(f"labels: misspecification needs at least {2 * folds} distinct labelled pairs "
                             f"for {folds} folds, got {u.shape[0]}")
     X = np.asarray(state.features.X, dtype=np.float64)
+    if X.shape[1] > max_dim:
+        Xc = X - X.mean(axis=0)
+        X = Xc @ np.linalg.svd(Xc, full_matrices=False)[2][:max_dim].T
     F = flexible_features(X, rng=gen)
     cand = state.candidates
     Bl = X[cand.i[u]] - X[cand.j[u]]
@@ -159,3 +165,30 @@ def explain(diag: Diagnosis) -> str:
         tail = (" The labels do not yet tell linear from non-linear; `robust` hedges between the design and "
                 "uniform sampling until they do. More labels narrow the interval.")
     return head + tail
+
+
+def report_misspecification(state: SelectionState, labels: Labels | None, *, seed: int = 0) -> str:
+    """The paragraph ``collect`` prints: :func:`explain` of :func:`misspecification` on the labels in hand,
+    or why there is no estimate yet."""
+    try:
+        if labels is None or len(labels) == 0:
+            raise SelectorError("no labels")
+        return explain(misspecification(state, labels, rng=seed))
+    except SelectorError:
+        n = 0 if labels is None else len(labels)
+        return (f"Misspecification check: {n} labels are too few to compare a linear reward model with a "
+                "flexible one (it needs at least 10 distinct labelled pairs); `robust` hedges between the "
+                "design and uniform sampling until there are.")
+
+
+def explain_unlabelled(selector: str) -> str:
+    """The paragraph ``select`` prints: no labels are in hand yet, so no estimate; what the choice means."""
+    what = {
+        "odpo": "odpo puts the labels on a few extreme pairs: best when the reward is linear in the features, "
+                "and it can lose to uniform sampling when it is not",
+        "robust": "robust spends a uniform pilot first and, in one call without labels, splits the rest "
+                  "between the design and uniform sampling; run `duelbandit collect` to let it test the "
+                  "pilot's labels and move the budget accordingly",
+    }.get(selector, f"{selector} does not adapt to misspecification")
+    return (f"Misspecification check: no labels are in hand yet, so there is no estimate; {what}. "
+            "`duelbandit collect` prints the held-out test of linear vs flexible reward models on its labels.")

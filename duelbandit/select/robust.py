@@ -113,7 +113,7 @@ class BayesDSelector:
         pairs = np.flatnonzero(counts > 0)
         return Batch(pairs=pairs, counts=counts[pairs], selector=self.name,
                      params={"prior": self.prior, "eps": self.eps, "rounding": self.rounding},
-                     seed=seed_of(rng), info={"certificate": design.info["certificate"],
+                     seed=seed_of(rng), info={"bayes_certificate": design.info["certificate"],
                                               "ridge": design.info["ridge"]})
 
     def update(self, batch: Batch, labels: object) -> None:
