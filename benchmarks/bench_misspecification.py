@@ -16,7 +16,7 @@ Regimes:
 
 Each (cell, selector, T, seed) is one run: select T labels, label, fit BT (lambda = 1/d), score the greedy
 policy. The pool is fixed per cell; the seed drives the labels and the selectors' randomness. two_phase /
-robust run in two rounds (pilot, then the rest with the pilot's labels in hand). Per-run results are cached
+two_phase runs in two rounds (pilot, then the rest with the pilot's labels in hand). Per-run results are cached
 in a JSON (``--results-json``): a rerun only computes missing runs.
 
 Usage:
@@ -55,17 +55,18 @@ from duelbandit.theory.experiment import best_linear_fit
 from duelbandit.types import Features
 
 OUT = Path(__file__).parent / "results"
-ROUNDS = ("two_phase", "robust")  # selectors that run in two rounds (pilot, then the rest)
+ROUNDS = ("two_phase",)  # selectors that run in two rounds (pilot, then the rest)
 
 
 def make_selector(name: str, d: int):
     """The candidates (fresh object per run; designs are cached inside the package by candidates)."""
     big = d > 200  # at d = 768 the exact solvers take minutes per design on 2 shared cores
-    odpo = ODPOSelector(method="fw", eps=0.05) if big else ODPOSelector()
+    fast = {"method": "fw", "eps": 0.05} if big else {}
+    odpo = ODPOSelector(**fast)
     return {
         "uniform": UniformSelector,
         "odpo": lambda: odpo,
-        "mixture": lambda: MixtureSelector(weight=0.5),
+        "mixture": lambda: MixtureSelector(weight=0.5, base_params=fast),
         "mixture_v": lambda: MixtureSelector(weight=0.5, base="v_optimal"),
         "bayes_d": BayesDSelector,
         "v_optimal": lambda: VOptimalSelector(max_iter=60 if big else 300),
@@ -228,7 +229,8 @@ def main() -> int:
         if args.only == "report" or (args.only not in ("all", cell["kind"])):
             continue
         key = f"{cell['kind']}|d={cell['d']}|rho={cell['rho']}|tau={cell['tau']}"
-        todo = [(s, T, seed) for T in cell["budgets"] for s in cell["selectors"] for seed in seeds
+        # seed-major: a run cut short still leaves complete paired sets for its first seeds
+        todo = [(s, T, seed) for seed in seeds for T in cell["budgets"] for s in cell["selectors"]
                 if f"{key}|{s}|{T}|{seed}" not in runs]
         if not todo:
             continue
@@ -268,16 +270,19 @@ def report(cells, runs, seeds, args, out: Path) -> None:
         key = f"{cell['kind']}|d={cell['d']}|rho={cell['rho']}|tau={cell['tau']}"
         budgets, sels = cell["budgets"], cell["selectors"]
 
-        def arr(s, T, m):
-            v = [runs.get(f"{key}|{s}|{T}|{seed}", {}).get(m) for seed in seeds]
-            return None if any(x is None for x in v) else np.array(v, dtype=float)
+        # the seeds every selector of the cell has at every budget (a cut-short cell reports fewer)
+        done = [sd for sd in seeds if all(f"{key}|{s}|{T}|{sd}" in runs for s in sels for T in budgets)]
+
+        def arr(s, T, m, key=key, done=done):
+            v = [runs.get(f"{key}|{s}|{T}|{seed}", {}).get(m) for seed in done]
+            return None if not v or any(x is None for x in v) else np.array(v, dtype=float)
 
         if arr("uniform", budgets[-1], "mean") is None:
             continue
         ceil = runs.get(f"{key}|ceiling", {})
         title = (f"synthetic d={cell['d']}, non-linear share rho={cell['rho']}, tau={cell['tau']}"
                  if cell["kind"] == "synthetic" else f"text pool, MiniLM {cell['d']}-d, judge tau=1")
-        lines += [f"## {title}", "",
+        lines += [f"## {title}", "", f"Seeds: {len(done)}.", "",
                   f"Linear ceiling (best linear BT on every pair): mean regret {ceil.get('mean', float('nan')):.3f}, "
                   f"best response picked {100 * ceil.get('frac', float('nan')):.0f}%.", "",
                   "| T | selector | mean regret | Δ mean vs uniform | max regret | Δ max vs uniform | choose s |",
@@ -291,7 +296,7 @@ def report(cells, runs, seeds, args, out: Path) -> None:
                     continue
                 dm, sm = paired(a_mean, u_mean)
                 dx, sx = paired(a_max, u_max)
-                secs = np.mean([runs[f"{key}|{s}|{T}|{seed}"]["seconds"] for seed in seeds])
+                secs = np.mean([runs[f"{key}|{s}|{T}|{seed}"]["seconds"] for seed in done])
                 flag = " **worse**" if dm > sm else ""
                 lines.append(f"| {T} | {s} | {a_mean.mean():.4f} | {dm:+.4f} ± {sm:.4f}{flag} | {a_max.mean():.3f} | "
                              f"{dx:+.3f} ± {sx:.3f} | {secs:.2f} |")
@@ -303,10 +308,10 @@ def report(cells, runs, seeds, args, out: Path) -> None:
             need = labels_to_match(budgets, [c.mean() for c in curve], target) / budgets[-1]
             heat[(title, s)] = need
             lines.append(f"| {s} | {'> 1' if not np.isfinite(need) else f'{need:.2f}'} |")
-        shares = [runs[f"{key}|robust|{T}|{seed}"].get("uniform_share") for T in budgets for seed in seeds
-                  if f"{key}|robust|{T}|{seed}" in runs]
+        shares = [runs[f"{key}|two_phase|{T}|{seed}"].get("uniform_share") for T in budgets for seed in done
+                  if f"{key}|two_phase|{T}|{seed}" in runs]
         if shares:
-            lines += ["", f"robust: uniform share of the remainder after the pilot, over runs: "
+            lines += ["", f"two_phase: uniform share of the remainder after the pilot, over runs: "
                       f"{', '.join(f'{v:g}: {shares.count(v)}' for v in sorted(set(x for x in shares if x is not None)))}"]
         lines.append("")
     write_text_atomic(out / "bench_misspecification.md", "\n".join(lines) + "\n")

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
     features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
     state = SelectionState(pool=pool, features=features)
-    params = {"total": args.budget} if args.selector in ("two_stage", "two_phase", "robust") else {}
+    params = {"total": args.budget} if args.selector in ("two_stage", "two_phase") else {}
     selector = make_selector(args.selector, **params)
     make_annotator, config, true_rewards = _annotator(args, state)
 

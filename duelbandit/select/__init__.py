@@ -59,7 +59,7 @@ SELECTORS: dict[str, type] = {
 }
 
 # selectors whose choice does not depend on labels (they ignore update())
-OFFLINE: frozenset[str] = frozenset({"uniform", "odpo", "mixture", "bayes_d", "v_optimal"})
+OFFLINE: frozenset[str] = frozenset({"uniform", "odpo", "mixture", "bayes_d", "v_optimal", "robust"})
 
 
 def make_selector(name: str, **params) -> Selector:

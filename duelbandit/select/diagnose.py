@@ -155,15 +155,15 @@ def explain(diag: Diagnosis) -> str:
             f"(95% interval {diag.lo:+.4f} to {diag.hi:+.4f}).")
     if diag.verdict == "misspecified":
         tail = (" The reward is not linear in these features. Optimal designs (odpo) concentrate labels on a "
-                "few extreme pairs and can then do worse than uniform sampling; prefer the `robust` selector "
-                "(it moves budget to uniform in this case) and consider richer features (a transformer "
-                "embedding, more PCA dimensions).")
+                "few extreme pairs and can then do worse than uniform sampling; prefer `robust` (half uniform) "
+                "or `uniform`, or `two_phase` (it moves the rest of the budget to uniform on this evidence), "
+                "and consider richer features (a transformer embedding, more PCA dimensions).")
     elif diag.verdict == "linear fits":
         tail = (" The linear model fits as well as the flexible one: the design's guarantee applies, and "
                 "`odpo` or `robust` should need about half the labels of uniform sampling.")
     else:
-        tail = (" The labels do not yet tell linear from non-linear; `robust` hedges between the design and "
-                "uniform sampling until they do. More labels narrow the interval.")
+        tail = (" The labels do not yet tell linear from non-linear; `robust` hedges (half design, half "
+                "uniform). More labels narrow the interval.")
     return head + tail
 
 
@@ -177,8 +177,8 @@ def report_misspecification(state: SelectionState, labels: Labels | None, *, see
     except SelectorError:
         n = 0 if labels is None else len(labels)
         return (f"Misspecification check: {n} labels are too few to compare a linear reward model with a "
-                "flexible one (it needs at least 10 distinct labelled pairs); `robust` hedges between the "
-                "design and uniform sampling until there are.")
+                "flexible one (it needs at least 10 distinct labelled pairs); `robust` hedges (half design, "
+                "half uniform) meanwhile.")
 
 
 def explain_unlabelled(selector: str) -> str:
@@ -186,9 +186,8 @@ def explain_unlabelled(selector: str) -> str:
     what = {
         "odpo": "odpo puts the labels on a few extreme pairs: best when the reward is linear in the features, "
                 "and it can lose to uniform sampling when it is not",
-        "robust": "robust spends a uniform pilot first and, in one call without labels, splits the rest "
-                  "between the design and uniform sampling; run `duelbandit collect` to let it test the "
-                  "pilot's labels and move the budget accordingly",
+        "robust": "robust puts half the labels on uniform pairs and half on the design: it keeps most of "
+                  "the design's gain when the reward is linear in the features and loses little when it is not",
     }.get(selector, f"{selector} does not adapt to misspecification")
     return (f"Misspecification check: no labels are in hand yet, so there is no estimate; {what}. "
             "`duelbandit collect` prints the held-out test of linear vs flexible reward models on its labels.")
