@@ -257,13 +257,17 @@ def main() -> int:
 def report(cells, runs, seeds, args, out: Path) -> None:
     """Markdown table per cell + the heat map of labels saved vs uniform."""
     lines = ["# Regime map: robust selection under misspecification", "",
-             f"Measured on a loaded 2-core machine ({platform.processor() or platform.machine()}, "
+             (f"Measured on a loaded 2-core machine ({platform.processor() or platform.machine()}, "
              f"load average {os.getloadavg()[0]:.1f} at the end, OMP_NUM_THREADS="
              f"{os.environ.get('OMP_NUM_THREADS', 'unset')}); {len(seeds)} seeds per cell (labels and selector "
              "randomness; the pool is fixed per cell). Regret is in reward units (synthetic: the within-prompt "
              "reward sd is 1; text: judge reward). Δ = selector - uniform, paired by seed, ± one standard "
              "error. 'labels to match' = labels the selector needs (log-interpolated between budgets) to reach "
-             "uniform's mean regret at the largest budget, as a fraction of that budget (> 1: not reached).",
+             "uniform's mean regret at the largest budget, as a fraction of that budget (> 1: not reached)."),
+             "",
+             ("`robust` is `mixture` (weight 0.5 on odpo; the same batches at the same seed): its numbers are "
+              "the `mixture` rows. `two_phase` is a 20% uniform pilot, the held-out linear-vs-flexible test, "
+              "then odpo (test passes) or uniform (rejected)."),
              ""]
     heat: dict = {}
     for cell in cells:
@@ -283,8 +287,9 @@ def report(cells, runs, seeds, args, out: Path) -> None:
         title = (f"synthetic d={cell['d']}, non-linear share rho={cell['rho']}, tau={cell['tau']}"
                  if cell["kind"] == "synthetic" else f"text pool, MiniLM {cell['d']}-d, judge tau=1")
         lines += [f"## {title}", "", f"Seeds: {len(done)}.", "",
-                  f"Linear ceiling (best linear BT on every pair): mean regret {ceil.get('mean', float('nan')):.3f}, "
-                  f"best response picked {100 * ceil.get('frac', float('nan')):.0f}%.", "",
+                  (f"Linear ceiling (best linear BT on every pair): mean regret "
+                   f"{ceil.get('mean', float('nan')):.3f}, best response picked "
+                   f"{100 * ceil.get('frac', float('nan')):.0f}%."), "",
                   "| T | selector | mean regret | Δ mean vs uniform | max regret | Δ max vs uniform | choose s |",
                   "|---:|:---|---:|---:|---:|---:|---:|"]
         target = arr("uniform", budgets[-1], "mean").mean()
@@ -300,7 +305,7 @@ def report(cells, runs, seeds, args, out: Path) -> None:
                 flag = " **worse**" if dm > sm else ""
                 lines.append(f"| {T} | {s} | {a_mean.mean():.4f} | {dm:+.4f} ± {sm:.4f}{flag} | {a_max.mean():.3f} | "
                              f"{dx:+.3f} ± {sx:.3f} | {secs:.2f} |")
-        lines += ["", "| selector | labels to match uniform at T = %d |" % budgets[-1], "|:---|---:|"]
+        lines += ["", f"| selector | labels to match uniform at T = {budgets[-1]} |", "|:---|---:|"]
         for s in sels:
             curve = [arr(s, T, "mean") for T in budgets]
             if any(c is None for c in curve):
@@ -311,8 +316,8 @@ def report(cells, runs, seeds, args, out: Path) -> None:
         shares = [runs[f"{key}|two_phase|{T}|{seed}"].get("uniform_share") for T in budgets for seed in done
                   if f"{key}|two_phase|{T}|{seed}" in runs]
         if shares:
-            lines += ["", f"two_phase: uniform share of the remainder after the pilot, over runs: "
-                      f"{', '.join(f'{v:g}: {shares.count(v)}' for v in sorted(set(x for x in shares if x is not None)))}"]
+            counts = ", ".join(f"{v:g}: {shares.count(v)}" for v in sorted({x for x in shares if x is not None}))
+            lines += ["", f"two_phase: uniform share of the remainder after the pilot, over runs: {counts}"]
         lines.append("")
     write_text_atomic(out / "bench_misspecification.md", "\n".join(lines) + "\n")
     plot(heat, out / "bench_misspecification.png")

@@ -78,7 +78,7 @@ def _polish(B: np.ndarray, w: np.ndarray, ridge: float, eps: float, max_iter: in
     w = w.copy()
     d = B.shape[1]
     steps = 0
-    for steps in range(max_iter):
+    for steps in range(max_iter):  # noqa: B007 (the count is returned)
         A = information_matrix(B, w, reg=ridge)
         A_inv = np.linalg.inv(A)
         g = leverages(B, 0.5 * (A_inv + A_inv.T))

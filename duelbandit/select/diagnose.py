@@ -41,7 +41,8 @@ class Diagnosis:
         lo, hi: the 95% interval delta -+ 1.96 se.
         loglik_linear: mean held-out log-likelihood of the linear model per label.
         n_labels: labels scored.
-        verdict: "misspecified" (lo > 0), "linear fits" (hi < margin) or "inconclusive".
+        verdict: "misspecified" (lo > 0), "linear fits" (hi < margin: no evidence against linearity) or
+            "inconclusive".
     """
 
     delta: float
@@ -159,8 +160,11 @@ def explain(diag: Diagnosis) -> str:
                 "or `uniform`, or `two_phase` (it moves the rest of the budget to uniform on this evidence), "
                 "and consider richer features (a transformer embedding, more PCA dimensions).")
     elif diag.verdict == "linear fits":
-        tail = (" The linear model fits as well as the flexible one: the design's guarantee applies, and "
-                "`odpo` or `robust` should need about half the labels of uniform sampling.")
+        tail = (" No evidence of misspecification at this label count: the flexible model does no better "
+                "(it needs more labels than the linear one to show a non-linearity, so this is not proof of "
+                "linearity; the judge's own accuracy, e.g. the fraction of best responses found, is the other "
+                "check). If the reward is close to linear, `odpo` saves the most labels; `robust` keeps half "
+                "of them uniform as insurance.")
     else:
         tail = (" The labels do not yet tell linear from non-linear; `robust` hedges (half design, half "
                 "uniform). More labels narrow the interval.")

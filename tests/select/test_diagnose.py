@@ -50,7 +50,7 @@ def test_interval_is_mean_plus_minus_1_96_se():
 
 
 def test_explain_names_the_choice():
-    base = dict(delta=0.05, se=0.01, lo=0.03, hi=0.07, loglik_linear=-0.6, n_labels=100)
+    base = {"delta": 0.05, "se": 0.01, "lo": 0.03, "hi": 0.07, "loglik_linear": -0.6, "n_labels": 100}
     assert "robust" in explain(Diagnosis(**base, verdict="misspecified"))
     assert "odpo" in explain(Diagnosis(**{**base, "lo": -0.01, "hi": 0.001}, verdict="linear fits"))
     text = explain(Diagnosis(**base, verdict="inconclusive"))

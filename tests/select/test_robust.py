@@ -128,3 +128,11 @@ def test_two_phase_pilot_is_uniform_and_the_test_moves_the_rest():
 def test_two_phase_without_labels_hedges(pool_state):
     batch = TwoPhaseSelector(pilot=0.2, weight_unknown=0.5).select(pool_state, 100, 0)
     assert batch.info["pilot_labels"] == 20 and batch.info["uniform_share"] == 0.5
+
+
+def test_robust_is_the_half_uniform_mixture_on_odpo(pool_state):
+    """The default chosen by the regime map: the same batch as mixture(weight=0.5, base=odpo)."""
+    a = make_selector("robust").select(pool_state, 90, np.random.default_rng(8))
+    b = MixtureSelector(weight=0.5, base="odpo").select(pool_state, 90, np.random.default_rng(8))
+    assert np.array_equal(a.expanded(), b.expanded()) and a.selector == "robust"
+    assert a.info == {"uniform_labels": 45, "design_labels": 45}
