@@ -191,6 +191,8 @@ def main() -> int:
     ap.add_argument("--text-dims", default="128,768")
     ap.add_argument("--text-budgets", default="1600,6400")
     ap.add_argument("--selectors", default="uniform,odpo,mixture,mixture_v,bayes_d,v_optimal,two_phase,robust")
+    ap.add_argument("--text-selectors", default=None, help="selectors on the text pool below 200 dims "
+                    "(default: --selectors)")
     ap.add_argument("--text-selectors-768", default="uniform,odpo,mixture,two_phase,robust")
     ap.add_argument("--cache-dir", default="/work/venvs/cache-h15")
     ap.add_argument("--results-json", default=f"{OUT / 'bench_misspecification.json'},"
@@ -223,7 +225,8 @@ def main() -> int:
                               "selectors": sels})
     for d in ints(args.text_dims):
         cells.append({"kind": "text", "d": d, "rho": None, "tau": 1.0, "budgets": ints(args.text_budgets),
-                      "selectors": args.text_selectors_768.split(",") if d > 200 else sels})
+                      "selectors": (args.text_selectors_768 if d > 200 else args.text_selectors or args.selectors
+                                    ).split(",")})
     t_start = time.perf_counter()
     for cell in cells:
         if args.only == "report" or (args.only not in ("all", cell["kind"])):
