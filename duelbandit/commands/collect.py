@@ -40,6 +40,7 @@ from duelbandit.io import open_pool
 from duelbandit.io.human import read_human_labels
 from duelbandit.regret import greedy_policy, simple_regret
 from duelbandit.select import OFFLINE, SELECTORS, SelectionState, make_selector
+from duelbandit.select.diagnose import report_misspecification
 from duelbandit.select.loop import PENDING_FILE, collect
 
 EXIT_PENDING = 3
@@ -49,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", required=True,
                    help="pool file (.jsonl/.csv/.parquet, a saved HF dataset folder), or 'bundled' / 'bundled:N' "
                         "for the bundled text pool")
-    p.add_argument("--selector", default="odpo", choices=sorted(SELECTORS), help="default: odpo")
+    p.add_argument("--selector", default="robust", choices=sorted(SELECTORS),
+                   help="default: robust (safe under misspecification; odpo is the paper's design)")
     p.add_argument("--budget", type=int, required=True, help="total number of labels T")
     p.add_argument("--batch-size", type=int, default=None,
                    help="labels per round m (default: T for uniform/odpo, else ceil(T/10))")
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     check_memory(pool, args.dim, args.budget, memory_limit(args), COLLECT_BYTES_PER_LABEL)
     features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
     state = SelectionState(pool=pool, features=features)
-    params = {"total": args.budget} if args.selector == "two_stage" else {}
+    params = {"total": args.budget} if args.selector in ("two_stage", "two_phase") else {}
     selector = make_selector(args.selector, **params)
     make_annotator, config, true_rewards = _annotator(args, state)
 
@@ -120,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         line += (f"\nsimple regret of the fitted model, measured against {against}: max over prompts "
                  f"{reg.max:.4f}, mean {reg.mean:.4f}, best response on {reg.frac_optimal:.1%} of prompts")
     print(line)
+    if not args.quiet:
+        print(report_misspecification(state, res.labels, seed=args.seed))
     return 0
 
 

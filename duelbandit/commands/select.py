@@ -34,6 +34,7 @@ from duelbandit.errors import ConfigError
 from duelbandit.io import open_pool, write_json_atomic, write_text_atomic
 from duelbandit.io.safety import check_outputs, output_paths
 from duelbandit.select import SELECTORS, SelectionState, make_selector
+from duelbandit.select.diagnose import explain_unlabelled
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "'bundled' / 'bundled:N'")
     p.add_argument("--budget", type=int, required=True, help="number of labels T (exactly T tasks)")
     p.add_argument("--out", required=True, help="annotation tasks, JSONL")
-    p.add_argument("--selector", default="odpo", choices=sorted(SELECTORS), help="default: odpo")
+    p.add_argument("--selector", default="robust", choices=sorted(SELECTORS),
+                   help="default: robust (safe under misspecification; odpo is the paper's design)")
     p.add_argument("--dim", type=int, default=32, help="feature dimension d (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed for features and selection (default 0)")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
@@ -127,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             f"certificate (max leverage / d = {empirical.max_leverage_over_d:.4f})"
             + ("" if rel is None else f"; {rel:.4f} of the continuous design's determinant (per dimension)")
         )
+        print(explain_unlabelled(args.selector))
     return 0
 
 

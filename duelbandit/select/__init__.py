@@ -7,6 +7,8 @@
 - sequential: ``apo``, ``apo_practical``, ``greedy_logdet``, ``min_margin`` (``entropy`` is its deprecated
   alias), ``certainty`` (:mod:`duelbandit.select.online`), ``maxinp``, ``colstim``
   (:mod:`duelbandit.select.dueling`) and ``dts`` (:mod:`duelbandit.select.dts`);
+- misspecification-robust: ``mixture``, ``bayes_d``, ``v_optimal``, ``two_phase`` and the default ``robust``
+  (:mod:`duelbandit.select.robust`; the check they use: :mod:`duelbandit.select.diagnose`);
 - budget allocation over skill clusters by a trained RandQL agent: ``randql_allocator``
   (:mod:`duelbandit.select.allocator`, :mod:`duelbandit.select.allocation`).
 
@@ -32,6 +34,11 @@ from duelbandit.select.online import EntropySelector as EntropySelector
 from duelbandit.select.online import GreedyLogDetSelector as GreedyLogDetSelector
 from duelbandit.select.online import MinMarginSelector as MinMarginSelector
 from duelbandit.select.online import PracticalAPOSelector as PracticalAPOSelector
+from duelbandit.select.robust import BayesDSelector as BayesDSelector
+from duelbandit.select.robust import MixtureSelector as MixtureSelector
+from duelbandit.select.robust import RobustSelector as RobustSelector
+from duelbandit.select.robust import TwoPhaseSelector as TwoPhaseSelector
+from duelbandit.select.robust import VOptimalSelector as VOptimalSelector
 
 SELECTORS: dict[str, type] = {
     "uniform": UniformSelector,
@@ -47,10 +54,15 @@ SELECTORS: dict[str, type] = {
     "colstim": CoLSTIMSelector,
     "dts": DTSSelector,
     "randql_allocator": RandQLAllocator,
+    "mixture": MixtureSelector,
+    "bayes_d": BayesDSelector,
+    "v_optimal": VOptimalSelector,
+    "two_phase": TwoPhaseSelector,
+    "robust": RobustSelector,
 }
 
 # selectors whose choice does not depend on labels (they ignore update())
-OFFLINE: frozenset[str] = frozenset({"uniform", "odpo"})
+OFFLINE: frozenset[str] = frozenset({"uniform", "odpo", "mixture", "bayes_d", "v_optimal", "robust"})
 
 
 def make_selector(name: str, **params) -> Selector:
@@ -67,6 +79,7 @@ __all__ = [
     "SELECTORS",
     "APOSelector",
     "Batch",
+    "BayesDSelector",
     "CertaintySelector",
     "CoLSTIMSelector",
     "DTSSelector",
@@ -74,12 +87,16 @@ __all__ = [
     "GreedyLogDetSelector",
     "MaxInPSelector",
     "MinMarginSelector",
+    "MixtureSelector",
     "ODPOSelector",
     "PracticalAPOSelector",
     "RandQLAllocator",
+    "RobustSelector",
     "SelectionState",
     "Selector",
+    "TwoPhaseSelector",
     "TwoStageSelector",
     "UniformSelector",
+    "VOptimalSelector",
     "make_selector",
 ]

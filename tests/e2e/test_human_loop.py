@@ -52,7 +52,7 @@ def test_select_export_ingest_trl(tmp_path, pool_file, capsys):
     assert main(["ingest", "--pool", pool_file, "--in", str(answers), "--out", str(labels),
                  "--tasks", str(tasks)]) == 0
     rows = [json.loads(x) for x in labels.read_text().splitlines()]
-    assert len(rows) == 40 and {r["annotator"] for r in rows} == {"7"} and {r["selector"] for r in rows} == {"odpo"}
+    assert len(rows) == 40 and {r["annotator"] for r in rows} == {"7"} and {r["selector"] for r in rows} == {"robust"}  # the default selector
     assert rows[0]["pair_id"] == json.loads(tasks.read_text().splitlines()[0])["pair_id"]
     assert main(["ingest", "--pool", pool_file, "--in", str(answers), "--out", str(labels)]) == 0
     assert "ingested 0 labels" in capsys.readouterr().out.splitlines()[-1]  # the same export adds nothing
