@@ -76,8 +76,13 @@ def _check_prior(v: object) -> float:
 
 
 def _merge(parts: list[Batch], name: str, params: dict, seed: object, info: dict) -> Batch:
+    """One batch from the parts' labels; the design part's continuous certificate is kept, so that
+    callers report the design the labels were rounded from (and its support size)."""
     index = np.concatenate([p.expanded() for p in parts if p.size])
     b = Batch.from_indices(index, selector=name, params=params, seed=seed)
+    certs = [p.info["certificate"] for p in parts if "certificate" in p.info]
+    if certs:
+        info = {**info, "certificate": certs[-1]}
     return Batch(pairs=b.pairs, counts=b.counts, selector=name, params=params, seed=seed, info=info)
 
 
