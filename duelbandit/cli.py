@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("duelbandit.commands.export", "write annotation tasks (Label Studio, Argilla) or TRL pairs"),
     "ingest": ("duelbandit.commands.ingest", "read human labels back (JSONL or CSV), checked line by line"),
     "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against experiments"),
+    "embed": ("duelbandit.commands.embed", "embed a pool (hashing, MiniLM or a model folder; local or Ray) to F.npy"),
+    "skills": ("duelbandit.commands.skills", "cluster prompts into named skills; write the pool back with them"),
     "rl": ("duelbandit.rl.cli", "run RandQL and baselines on finite MDPs; write regret curves"),
 }
 
