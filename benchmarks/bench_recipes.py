@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budget", type=int, default=400, help="ODPO budget for the timing column")
     ap.add_argument("--odpo-max-d", type=int, default=128, help="time ODPO only up to this width")
+    ap.add_argument("--cache", default=None, help="vector cache folder (default: a fresh temporary one)")
     ap.add_argument("--out", default=str(RESULTS / "bench_recipes"))
     args = ap.parse_args()
 
@@ -69,7 +70,8 @@ def main() -> None:
     for d in (32, 128):
         for mode in ("joint", "concat"):
             measure(f"hashing {mode}", HashingEmbedder(dim=d, mode=mode, seed=args.seed).embed(pool))
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = args.cache or tmp
         for mode in ("joint", "response", "interaction"):
             emb = TransformerEmbedder("minilm", mode=mode, seed=args.seed, cache=cache)
             Z = emb.raw(pool)  # encoded once per mode; PCA variants reuse the raw rows
