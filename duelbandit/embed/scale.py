@@ -30,6 +30,7 @@ from duelbandit.errors import FeatureError
 from duelbandit.io import default_prompt_id, write_json_atomic
 from duelbandit.pool import Pool
 
+_READ_CPUS = 0.5  # CPU reserved for Ray Data's readers
 _SUFFIXES = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 
 
@@ -128,7 +129,8 @@ def embed_with_ray(
         out_dir: output folder (created).
         embedder: the recipe; its settings travel to every actor.
         batch_prompts: prompts per ``map_batches`` call.
-        actors: actor-pool size; None = cluster CPUs // cpus_per_actor (or the number of GPUs).
+        actors: actor-pool size; None = (cluster CPUs - 0.5) // cpus_per_actor (or the number of GPUs); never
+            more than leaves half a CPU to the readers.
         cpus_per_actor: CPUs (and torch threads) per actor.
         gpus_per_actor: GPUs per actor; None = 1 when the cluster has GPUs, else 0.
         shard_rows: rows per output shard.
@@ -151,9 +153,13 @@ def embed_with_ray(
     res = ray.cluster_resources()
     if gpus_per_actor is None:
         gpus_per_actor = 1.0 if res.get("GPU", 0) > 0 else 0.0
+    # the readers need CPU too: actors that took every CPU would starve them (a deadlock, not a slowdown)
+    cpus = float(res.get("CPU", 1))
+    cpus_per_actor = min(cpus_per_actor, max(cpus - _READ_CPUS, 0.1))
+    fit = max(1, int((cpus - _READ_CPUS) // cpus_per_actor))
     if actors is None:
-        actors = int(res.get("GPU", 0) // gpus_per_actor) if gpus_per_actor else int(res.get("CPU", 1) // cpus_per_actor)
-    actors = max(1, actors)
+        actors = int(res.get("GPU", 0) // gpus_per_actor) if gpus_per_actor else fit
+    actors = max(1, min(actors, fit))
     kwargs = {k: config[k] for k in TransformerEmbedder._RECORDED}
     kwargs.update(weights_sha256=config["weights_sha256"], cache=embedder.cache, verbose=False,
                   device="cuda" if gpus_per_actor else "cpu")
@@ -161,12 +167,13 @@ def embed_with_ray(
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # rows come back in pool order
     ctx.enable_progress_bars = verbose
-    ds = ray.data.read_parquet(files) if kind == "parquet" else ray.data.read_json(files, lines=True)
+    read = ray.data.read_parquet if kind == "parquet" else ray.data.read_json
+    ds = read(files, num_cpus=_READ_CPUS, **({} if kind == "parquet" else {"lines": True}))
     missing = {"prompt", "responses"} - set(ds.schema().names)
     if missing:
         raise FeatureError(f"--pool: the shards need the one-row-per-prompt columns prompt, responses (and "
                            f"optionally id); {sorted(missing)} missing in {files[0]}")
-    ds = ds.map_batches(_EmbedBatch, fn_constructor_kwargs={"kwargs": kwargs, "threads": int(cpus_per_actor) or None},
+    ds = ds.map_batches(_EmbedBatch, fn_constructor_kwargs={"kwargs": kwargs, "threads": max(1, int(cpus_per_actor))},
                         batch_size=batch_prompts, batch_format="numpy", concurrency=actors,
                         num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None)
     fp = _Fingerprint()

@@ -39,7 +39,7 @@ def test_ray_equals_local_row_for_row(ray_local, tiny_model, tmp_path):
 
     emb = TransformerEmbedder(str(tiny_model), mode="interaction", device="cpu", cache=None)
     local = emb.embed(pool)
-    embed_with_ray(shards, tmp_path / "out", emb, batch_prompts=8, actors=2, shard_rows=40, verbose=False)
+    embed_with_ray(shards, tmp_path / "out", emb, batch_prompts=8, shard_rows=40, verbose=False)
     man = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert man["rows"] == pool.n_responses and len(man["shards"]) == -(-pool.n_responses // 40)
     assert man["pool_fingerprint"] == pool.fingerprint()
