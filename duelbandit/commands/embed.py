@@ -131,7 +131,11 @@ def _run_ray(args: argparse.Namespace, verbose: bool) -> int:
     import ray
 
     if args.ray_address or args.ray_cpus:
-        ray.init(address=args.ray_address, num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
+        try:
+            ray.init(address=args.ray_address, num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
+        except Exception as exc:  # Ray raises a bare Exception on start-up timeouts
+            raise ConfigError(f"--engine ray: Ray did not start ({type(exc).__name__}: {exc}); on a busy machine "
+                              "try RAY_raylet_start_wait_time_s=120") from None
     from duelbandit.embed.scale import embed_with_ray
 
     try:
