@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("duelbandit.commands.export", "write tasks for Label Studio / Argilla, or labels as TRL preference pairs"),
     "ingest": ("duelbandit.commands.ingest", "read human labels (JSONL, CSV, Parquet, Label Studio, Argilla) into a label log"),
     "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against simulated experiments"),
+    "embed": ("duelbandit.commands.embed", "embed a pool (hashing, MiniLM or a model folder; local or Ray) to F.npy"),
+    "skills": ("duelbandit.commands.skills", "cluster prompts into named skills; write the pool back with them"),
     "rl": ("duelbandit.rl.cli", "run RandQL and baseline agents on finite MDPs; write regret curves"),
 }
 

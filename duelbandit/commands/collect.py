@@ -34,7 +34,7 @@ from duelbandit.commands._common import (
     check_memory,
     memory_limit,
 )
-from duelbandit.embed import HashingEmbedder
+from duelbandit.commands.embed import add_feature_arguments, features_from_args
 from duelbandit.errors import ConfigError, RewardError
 from duelbandit.io import open_pool
 from duelbandit.io.human import read_human_labels
@@ -59,7 +59,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulated-bt (default), judge, or file:LABELS for human labels")
     p.add_argument("--seed", type=int, default=0, help="seed of features, selection and simulated labels")
     p.add_argument("--state", required=True, help="state folder (labels.jsonl, checkpoint.json)")
-    p.add_argument("--dim", type=int, default=32, help="feature dimension d (default 32)")
     p.add_argument("--theta-seed", type=int, default=None, help="simulated-bt: draw a random theta* from this seed")
     p.add_argument("--theta-norm", type=float, default=1.0, help="simulated-bt: ||theta*|| of a random theta*")
     p.add_argument("--judge-temperature", type=float, default=1.0,
@@ -68,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_memory_argument(p)
     add_csv_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_feature_arguments(p)
 
 
 def _is_bundled(spec: str) -> bool:
@@ -85,13 +85,16 @@ def run(args: argparse.Namespace) -> int:
     if batch > args.budget:
         raise ConfigError(f"--batch-size: {batch} is larger than --budget {args.budget}; a round cannot ask "
                           "for more labels than the whole run")
-    if args.dim < 1:
-        raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
     pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise",
                      csv_field_limit=args.csv_field_limit)
-    # every option is checked before the state folder gets its first byte
-    check_memory(pool, args.dim, args.budget, memory_limit(args), COLLECT_BYTES_PER_LABEL)
-    features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
+    # every option is checked before the state folder gets its first byte: the asked width before embedding
+    # (an absurd --dim never allocates), the real width after
+    if args.dim is not None:
+        if args.dim < 1:
+            raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
+        check_memory(pool, args.dim, args.budget, memory_limit(args), COLLECT_BYTES_PER_LABEL)
+    features = features_from_args(args, pool, args.seed, verbose=not args.quiet)
+    check_memory(pool, features.dim, args.budget, memory_limit(args), COLLECT_BYTES_PER_LABEL)
     state = SelectionState(pool=pool, features=features)
     params = {"total": args.budget} if args.selector in ("two_stage", "two_phase") else {}
     selector = make_selector(args.selector, **params)

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from duelbandit.design import certificate
-from duelbandit.embed import HashingEmbedder
 from duelbandit.commands._common import (
     add_csv_argument,
     add_memory_argument,
@@ -30,6 +29,7 @@ from duelbandit.commands._common import (
     memory_limit,
     select_bytes_per_label,
 )
+from duelbandit.commands.embed import add_feature_arguments, features_from_args
 from duelbandit.errors import ConfigError
 from duelbandit.io import open_pool, write_json_atomic, write_text_atomic
 from duelbandit.io.safety import check_outputs, output_paths
@@ -45,26 +45,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="annotation tasks, JSONL")
     p.add_argument("--selector", default="robust", choices=sorted(SELECTORS),
                    help="default: robust (safe under misspecification; odpo is the paper's design)")
-    p.add_argument("--dim", type=int, default=32, help="feature dimension d (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed for features and selection (default 0)")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
     p.add_argument("--force", action="store_true", help="replace existing output files (written atomically)")
     add_memory_argument(p)
     add_csv_argument(p)
     p.add_argument("--quiet", action="store_true")
+    add_feature_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.budget < 1:
         raise ConfigError(f"--budget: expected an integer >= 1, got {args.budget}")
-    if args.dim < 1:
-        raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
     out = Path(args.out)
     check_outputs(output_paths(out, ".design.json"), {"--pool": args.pool}, force=args.force)
     pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise",
                      csv_field_limit=args.csv_field_limit)
-    check_memory(pool, args.dim, args.budget, memory_limit(args), select_bytes_per_label(pool))
-    features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
+    # the asked width is checked before embedding (an absurd --dim never allocates), the real width after
+    if args.dim is not None:
+        if args.dim < 1:
+            raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
+        check_memory(pool, args.dim, args.budget, memory_limit(args), select_bytes_per_label(pool))
+    features = features_from_args(args, pool, args.seed, verbose=not args.quiet)
+    check_memory(pool, features.dim, args.budget, memory_limit(args), select_bytes_per_label(pool))
     state = SelectionState(pool=pool, features=features)
     batch = make_selector(args.selector).select(state, args.budget, np.random.default_rng(args.seed))
 
