@@ -1,9 +1,9 @@
-"""``duelbandit demo``: uniform vs odpo at several budgets and seeds, on the bundled text pool (MiniLM
-features in the interaction recipe when the embed extra is installed, else hashing; judge annotator:
-misspecified, realistic) and on a well-specified synthetic pool.
+"""``duelbandit demo``: uniform vs odpo vs robust (the default selector) at several budgets and seeds, on the
+bundled text pool (MiniLM features in the interaction recipe, PCA to 64, when the embed extra is installed,
+else hashing; judge annotator: misspecified, realistic) and on a well-specified synthetic pool.
 
 Prints a table per pool, writes OUT/demo.md, OUT/demo.json and OUT/demo.png, and says plainly whether
-odpo beat uniform on each pool.
+odpo and robust beat uniform on each pool.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from duelbandit.commands.embed import add_feature_arguments, features_from_args,
 from duelbandit.theory.experiment import best_linear_fit, compare_selectors, markdown_table, summarise
 from duelbandit.io import write_json_atomic
 from duelbandit.plots import plot_regret_vs_budget
-from duelbandit.select import ODPOSelector, SelectionState, UniformSelector
+from duelbandit.select import ODPOSelector, RobustSelector, SelectionState, UniformSelector
 from duelbandit.data.synthetic import make_synthetic_pool
 
 
@@ -35,6 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 DEMO_MODE = "interaction"
+# The full 768-d interaction recipe has the highest linear-BT ceiling (55%), but the design costs minutes per
+# selection at that width; PCA to 64 keeps 35% (hashing: 21%) and the demo inside two minutes
+# (benchmarks/results/bench_recipes.md). `--dim` overrides it.
+DEMO_DIM = 64
 
 
 def _describe(feats) -> str:
@@ -46,18 +50,18 @@ def _describe(feats) -> str:
     return f"{model} {c.get('mode')} d={feats.dim}{pca}"
 
 
-def verdict(rows, name: str) -> str:
-    """One sentence per pool: at how many budgets odpo's max- and mean-regret are below uniform's."""
+def verdict(rows, name: str, selector: str = "odpo") -> str:
+    """One sentence per pool: at how many budgets the selector's max- and mean-regret are below uniform's."""
     by = {(r.selector, r.budget): r for r in rows}
     budgets = sorted({r.budget for r in rows})
     parts = []
     for metric, label in (("max_regret_mean", "max-over-prompts"), ("mean_regret_mean", "mean")):
-        ratios = [getattr(by[("odpo", b)], metric) / max(getattr(by[("uniform", b)], metric), 1e-12)
+        ratios = [getattr(by[(selector, b)], metric) / max(getattr(by[("uniform", b)], metric), 1e-12)
                   for b in budgets]
         wins = sum(x < 1 for x in ratios)
         parts.append(f"{label} regret lower at {wins} of {len(budgets)} budgets "
-                     f"(odpo/uniform: {', '.join(f'{x:.2f}' for x in ratios)})")
-    return f"{name}: odpo " + "; ".join(parts) + "."
+                     f"({selector}/uniform: {', '.join(f'{x:.2f}' for x in ratios)})")
+    return f"{name}: {selector} " + "; ".join(parts) + "."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     seeds = [args.seed + s for s in range(args.seeds)]
     verbose = not args.quiet
-    selectors = [UniformSelector(), ODPOSelector()]
+    selectors = [UniformSelector(), ODPOSelector(), RobustSelector()]
     panels: dict[str, list] = {}
     notes: dict[str, str] = {}
 
@@ -79,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
               "docs/concepts/features.md)")
     if not args.features and args.embedder is None and args.mode is None and resolve_embedder_name(args) != "hashing":
         args.mode = DEMO_MODE  # the recipe with the highest linear-BT ceiling (docs/concepts/features.md)
+        if args.dim is None:
+            args.dim = DEMO_DIM
     feats = features_from_args(args, pool, args.seed, verbose=verbose)
     what = _describe(feats)
     rewards = text_pool_rewards(pool)
@@ -120,12 +126,12 @@ def run(args: argparse.Namespace) -> int:
     ))
     notes[name] = "Well-specified, ||psi|| <= 1 and ||theta*|| = 1 as in the paper's assumption H1."
 
-    lines = ["# duelbandit demo: uniform vs odpo", "",
+    lines = ["# duelbandit demo: uniform vs odpo vs robust", "",
              ("Simple regret of the greedy policy of the Bradley–Terry fit, mean ± std over "
               f"{len(seeds)} seeds (max over prompts is the paper's metric)."), ""]
     verdicts = []
     for nm, rows in panels.items():
-        verdicts.append(verdict(rows, nm))
+        verdicts += [verdict(rows, nm, sel) for sel in ("odpo", "robust")]
         lines += [f"## {nm}", "", markdown_table(rows), "", notes[nm], ""]
     lines += ["## Verdict", ""] + [f"- {v}" for v in verdicts]
     elapsed = time.perf_counter() - t0
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         "notes": notes, "verdicts": verdicts, "seeds": seeds,
         "text_pool_ceiling": ceiling.as_dict() if hasattr(ceiling, "as_dict") else None,
     })
-    png = plot_regret_vs_budget(panels, out / "demo.png", title="uniform vs odpo: simple regret of the greedy policy")
+    png = plot_regret_vs_budget(panels, out / "demo.png", title="uniform vs odpo vs robust: simple regret of the greedy policy")
     print("\n".join(lines))
     print(f"\nwrote {out / 'demo.md'}, {out / 'demo.json'}, {png}")
     return 0
