@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("duelbandit.commands.export", "write annotation tasks (Label Studio, Argilla) or TRL pairs"),
     "ingest": ("duelbandit.commands.ingest", "read human labels back (JSONL or CSV), checked line by line"),
     "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against experiments"),
+    "finetune": ("duelbandit.commands.finetune", "DPO/IPO/GPO/mDPO/mIPO fine-tune of a causal LM on preference pairs"),
+    "generate": ("duelbandit.commands.generate", "sample responses from a fine-tuned (or base) causal LM"),
     "rl": ("duelbandit.rl.cli", "run RandQL and baselines on finite MDPs; write regret curves"),
 }
 

@@ -49,6 +49,14 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def quiet_hf(verbose: bool) -> None:
+    """Silence transformers' progress bars (loading, saving shards) when ``verbose`` is False."""
+    if not verbose:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def tiny_tokenizer() -> Any:
     """A byte-level tokenizer built locally (no download): 256 byte tokens + 4 specials, ChatML template.
 
@@ -145,12 +153,9 @@ def convert_smollm2(cache_dir: str | os.PathLike | None = None, *, verbose: bool
             return target
         _offline()
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
         if verbose:
             print(f"converting {gguf.name} to safetensors in {target} (once)")
-        else:
-            hf_logging.disable_progress_bar()
+        quiet_hf(verbose)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # the weights are already dequantised to float32; only the bookkeeping still says "gguf"
@@ -182,6 +187,7 @@ def load_model(name: str | os.PathLike, *, seed: int = 0, dtype: Any = None, dev
         ModelError: unknown name or a path that is not a model directory.
     """
     _offline()
+    quiet_hf(verbose)
     spec = str(name)
     if spec == "tiny":
         model, tok = tiny_lm(seed=seed)

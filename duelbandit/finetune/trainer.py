@@ -23,6 +23,7 @@ from typing import Any
 from duelbandit.errors import DuelbanditError
 from duelbandit.finetune.checkpoints import load_checkpoint, save_checkpoint, save_model
 from duelbandit.finetune.logprobs import Encoded, encode, precompute_logprobs, sequence_logprobs
+from duelbandit.finetune.models import quiet_hf
 from duelbandit.finetune.losses import dpo_loss, gpo_loss, ipo_loss, mdpo_loss, mipo_loss, nll_loss, slic_loss
 from duelbandit.finetune.pairs import PreferenceRow, group_size, prompt_value
 
@@ -213,6 +214,7 @@ def train(model: Any, tokenizer: Any, rows: list[PreferenceRow], cfg: TrainConfi
     from duelbandit.io import append_jsonl
 
     cfg.check()
+    quiet_hf(verbose)
     rank, world = _dist()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and world > 1:
