@@ -226,10 +226,9 @@ def train(model: Any, tokenizer: Any, rows: list[PreferenceRow], cfg: TrainConfi
     if B % (world * cfg.grad_accum):
         raise TrainingError(f"batch_size={B}: expected a multiple of world_size x grad_accum = {world * cfg.grad_accum}")
     chosen, rejected, k = encode_rows(tokenizer, rows, cfg)
-    if cfg.loss in ("dpo", "ipo", "slic") or cfg.loss.startswith("gpo:"):
-        if k != 1:
-            raise TrainingError(f"loss {cfg.loss!r} takes one response per side; the data has groups of k={k} "
-                                "(use mdpo or mipo)")
+    if (cfg.loss in ("dpo", "ipo", "slic") or cfg.loss.startswith("gpo:")) and k != 1:
+        raise TrainingError(f"loss {cfg.loss!r} takes one response per side; the data has groups of k={k} "
+                            "(use mdpo or mipo)")
     label = torch.tensor([r.label for r in rows], dtype=torch.float32)
     margin = torch.tensor([r.margin for r in rows], dtype=torch.float32)
     N = len(rows)

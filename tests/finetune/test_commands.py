@@ -44,12 +44,12 @@ def test_finetune_then_generate_on_the_tiny_lm(tmp_path):
              "--batch-size", "4", "--epochs", "4", "--nll-weight", "0.2", "--out", str(out), "--quiet")
     assert r.returncode == 0, r.stderr
     assert "8 steps on 8 pairs" in r.stdout
-    m = [json.loads(x) for x in open(out / "metrics.jsonl")]
+    m = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert m[0]["loss"] > m[-1]["loss"]
     g = _cli("generate", "--model", str(out / "final"), "--prompt", "What is 2 + 2?", "--prompt", "Hi",
              "--max-new-tokens", "5", "--out", str(tmp_path / "gen.jsonl"), "--quiet")
     assert g.returncode == 0, g.stderr
-    rows = [json.loads(x) for x in open(tmp_path / "gen.jsonl")]
+    rows = [json.loads(x) for x in (tmp_path / "gen.jsonl").read_text().splitlines()]
     assert [r["prompt"] for r in rows] == ["What is 2 + 2?", "Hi"]
     assert all(isinstance(r["response"], str) for r in rows)
     avg = _cli("finetune", "--average", str(out / "final"), str(out / "final"), "--out", str(tmp_path / "avg"))
