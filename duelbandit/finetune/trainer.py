@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,10 @@ def train(model: Any, tokenizer: Any, rows: list[PreferenceRow], cfg: TrainConfi
                                                  target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
                                                  task_type="CAUSAL_LM"))
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5 renamed it
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if cfg.lora:
             model.enable_input_require_grads()
     model.train()
@@ -283,6 +287,7 @@ def train(model: Any, tokenizer: Any, rows: list[PreferenceRow], cfg: TrainConfi
     bar = tqdm(total=total, initial=step, desc=f"finetune {cfg.loss}", disable=not verbose or rank != 0)
     last: dict = {}
     while step < total:
+        t_step = time.perf_counter()
         epoch, s = divmod(step, steps_per_epoch)
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)  # order depends on (seed, epoch) only
         perm = torch.randperm(N, generator=gen)
@@ -334,7 +339,7 @@ def train(model: Any, tokenizer: Any, rows: list[PreferenceRow], cfg: TrainConfi
         c = stats[5].item()
         last = {"step": step, "epoch": epoch, "loss": stats[0].item() / c, "reward_margin": stats[1].item() / c,
                 "pair_accuracy": stats[2].item() / c, "kl": stats[3].item() / c, "nll_chosen": stats[4].item() / c,
-                "grad_norm": float(gnorm), "lr": lr}
+                "grad_norm": float(gnorm), "lr": lr, "seconds": time.perf_counter() - t_step}
         if rank == 0 and out is not None:
             append_jsonl(out / "metrics.jsonl", [last])
         bar.update(1)

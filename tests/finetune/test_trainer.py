@@ -23,7 +23,7 @@ def _params(model):
 
 
 def _metrics(out):
-    return [json.loads(line) for line in open(out / "metrics.jsonl")]
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.parametrize("loss, want0", [("dpo", math.log(2)), ("ipo", (1 / (2 * 0.5)) ** 2),
@@ -147,3 +147,17 @@ def test_ddp_on_two_gloo_processes_equals_one_process(tmp_path):
     single, tok = tiny_lm(seed=0)
     train(single, tok, ROWS, TrainConfig(beta=0.5, lr=3e-3, batch_size=4, max_steps=4), None, verbose=False)
     torch.testing.assert_close(torch.load(out, weights_only=True), _params(single), rtol=0, atol=1e-5)
+
+
+def test_precomputed_reference_equals_a_frozen_reference_model_and_checkpointing_changes_nothing(tmp_path):
+    base = TrainConfig(beta=0.5, lr=3e-3, batch_size=4, max_steps=3)
+    runs = {}
+    for name, kw in {"cached": {}, "ref_model": {"precompute_ref": False},
+                     "grad_ckpt": {"gradient_checkpointing": True}}.items():
+        model, tok = tiny_lm(seed=0)
+        train(model, tok, ROWS, TrainConfig(**{**base.__dict__, **kw}), tmp_path / name, verbose=False)
+        runs[name] = (_params(model), _metrics(tmp_path / name))
+    for name in ("ref_model", "grad_ckpt"):
+        torch.testing.assert_close(runs[name][0], runs["cached"][0], rtol=0, atol=1e-5)
+        assert [m["loss"] for m in runs[name][1]] == pytest.approx([m["loss"] for m in runs["cached"][1]], abs=1e-5)
+    assert not (tmp_path / "ref_model" / "ref_logprobs.safetensors").exists()
