@@ -205,17 +205,17 @@ def _write(args, rows, curves, trl_version) -> None:
     lines = [
         "# Fine-tuning: our DPO trainer vs TRL's DPOTrainer",
         "",
-        f"Measured on a shared, LOADED 2-core CPU machine ({platform.machine()}, {os.cpu_count()} cores; load "
+        (f"Measured on a shared, LOADED 2-core CPU machine ({platform.machine()}, {os.cpu_count()} cores; load "
         f"average at each run in the table), torch {torch.__version__}, TRL {trl_version}. Same model weights, same "
         f"{args.batch}-pair batches, max length {args.max_length}, AdamW (constant lr, no weight decay, grad clip 1), "
         "beta 0.1, DPO sigmoid loss, no chat template, fp32. Each run is a fresh process "
         "(OMP/torch threads set). Step time: median over steps 2..n (step 1 includes warm-up); "
         "'total' includes data preparation and the reference pass. Peak RSS: the process's maximum resident "
         "memory (model load included). Command: `python benchmarks/bench_finetune.py "
-        f"--models {' '.join(args.models)} --steps {args.steps} --tiny-steps {args.tiny_steps}`.",
+        f"--models {' '.join(args.models)} --steps {args.steps} --tiny-steps {args.tiny_steps}`."),
         "",
-        "| model | threads | reference | ours s/step | TRL s/step | step-rate ratio (ours/TRL) | ours total s | "
-        "TRL total s | ours peak RSS MB | TRL peak RSS MB | loss step 0 ours / TRL | load |",
+        ("| model | threads | reference | ours s/step | TRL s/step | step-rate ratio (ours/TRL) | ours total s | "
+        "TRL total s | ours peak RSS MB | TRL peak RSS MB | loss step 0 ours / TRL | load |"),
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, threads, pre, res in rows:

@@ -136,19 +136,19 @@ def _write(args, results, curves, samples, test, seconds):
     lines = [
         "# End to end: odpo vs uniform pairs -> DPO on SmolLM2-135M-Instruct -> judge on held-out prompts",
         "",
-        f"Measured on a shared, loaded 2-core CPU machine ({platform.processor() or platform.machine()}, "
+        (f"Measured on a shared, loaded 2-core CPU machine ({platform.processor() or platform.machine()}, "
         f"load {os.getloadavg()[0]:.1f}, torch threads {__import__('torch').get_num_threads()}); total {seconds / 60:.1f} min. "
         f"Command: `python benchmarks/bench_finetune_e2e.py --budget {args.budget} --epochs {args.epochs} "
-        f"--beta {args.beta} --lr {args.lr}`.",
+        f"--beta {args.beta} --lr {args.lr}`."),
         "",
-        f"Bundled text pool (300 prompts, seed {args.seed}); {len(test.prompts)} prompts held out; each selector "
+        (f"Bundled text pool (300 prompts, seed {args.seed}); {len(test.prompts)} prompts held out; each selector "
         f"picks {args.budget} pairs of the other prompts (hashing features d=32), labelled by the judge "
         "(BT, temperature 0.1); DPO (beta "
         f"{args.beta}, lr {args.lr}, batch 4, {args.epochs} epochs, reference log-probs precomputed) from the "
         "same SmolLM2 start. Greedy generations (max "
         f"{args.max_new_tokens} new tokens) on the held-out prompts are scored by the judge. 'implicit pair "
         "accuracy': on every pair of held-out responses with different judge rewards, how often "
-        "sign(a_i - a_j) = sign(r_i - r_j), a = log pi/pi_ref (0.5 = chance; base model: undefined, shown 0.5).",
+        "sign(a_i - a_j) = sign(r_i - r_j), a = log pi/pi_ref (0.5 = chance; base model: undefined, shown 0.5)."),
         "",
         "| model | train pairs | judge reward (held-out, greedy) | correct | implicit pair accuracy | last train loss |",
         "|---|---|---|---|---|---|",

@@ -38,8 +38,8 @@ def main() -> None:
     except ModelError:
         name = "tiny"
     rows = [r for k, x in enumerate(_data(args.batch * args.steps, 0)) for r in parse_row(x, f"row {k}")]
-    lines = ["# Our DPO trainer on one GPU", "", f"device: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; "
-             f"model {name}; batch {args.batch}; {args.steps} steps; reference log-probs precomputed.", "",
+    lines = ["# Our DPO trainer on one GPU", "", (f"device: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; "
+             f"model {name}; batch {args.batch}; {args.steps} steps; reference log-probs precomputed."), "",
              "| precision | s/step (median, steps 2..n) | steps/s | peak GPU memory MB | loss step 0 | last loss |",
              "|---|---|---|---|---|---|"]
     for bf16 in (False, True):
