@@ -139,6 +139,8 @@ def main() -> None:
     ap.add_argument("--worker", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
     ap.add_argument("--models", nargs="+", default=["tiny", "smollm2"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--ref-model-threads", nargs="*", type=int, default=None,
+                    help="thread counts at which the 'reference model every step' mode also runs (default: all)")
     ap.add_argument("--steps", type=int, default=4, help="optimiser steps per run (default 4)")
     ap.add_argument("--tiny-steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=4)
@@ -169,6 +171,8 @@ def main() -> None:
         data = _data(args.batch * steps, args.seed)
         for threads in args.threads:
             for precompute in (False, True):
+                if not precompute and args.ref_model_threads is not None and threads not in args.ref_model_threads:
+                    continue
                 cfg = {"model_dir": dirs[model], "data": data, "batch": args.batch, "steps": steps, "lr": 1e-5 if model
                        != "tiny" else 1e-3, "beta": 0.1, "max_length": args.max_length, "precompute": precompute,
                        "threads": threads, "seed": args.seed}

@@ -126,8 +126,28 @@ def encode(tokenizer: Any, prompts: Sequence[str | Sequence[dict]], responses: S
     return Encoded(input_ids, attention, loss_mask)
 
 
+# architectures whose logits are exactly lm_head(final hidden state): no soft-capping or logit scaling, so
+# the head may be applied to the scored positions only
+_PLAIN_HEAD = ("llama", "mistral", "qwen2", "qwen3")
+
+
+def _split_model(model: Any) -> tuple[Any, Any] | None:
+    """(decoder, lm_head) of a plain-head causal LM (a PEFT wrapper is looked through), else None."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = getattr(base, "config", None)
+    if getattr(cfg, "model_type", None) not in _PLAIN_HEAD or not hasattr(base, "model") or not hasattr(base, "lm_head"):
+        return None
+    return base.model, base.lm_head
+
+
 def sequence_logprobs(model: Any, batch: Encoded, *, normalize: str = "sum") -> tuple[Tensor, Tensor]:
     """Sequence log-probs of the scored tokens: ``sum_t mask_t log p(y_t | y_<t)`` (or its per-token mean).
+
+    For plain-head architectures (Llama, Mistral, Qwen2/3; SmolLM2 and the tiny LM are Llamas) the output
+    head is applied to the scored positions only: prompt and padding positions never reach the
+    (tokens x vocabulary) logits, which saves their head matmul and the logits' memory (49k x 4 bytes per
+    token for SmolLM2). Other models (and DDP-wrapped ones, whose forward must run to sync gradients) take
+    the full ``model(...).logits`` path; both give the same values (tested).
 
     Args:
         model: a causal LM returning ``.logits`` of shape (N, T, V).
@@ -141,12 +161,20 @@ def sequence_logprobs(model: Any, batch: Encoded, *, normalize: str = "sum") -> 
 
     if normalize not in ("sum", "mean"):
         raise DataError(f"normalize: expected 'sum' or 'mean', got {normalize!r}")
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
     labels = batch.input_ids[:, 1:]
     mask = batch.loss_mask[:, 1:]
-    # log softmax at the label only: logit[label] - logsumexp(logits), without an (N, T, V) log-softmax copy
-    tok = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    tok = torch.where(mask, tok, torch.zeros((), dtype=tok.dtype, device=tok.device))
+    split = _split_model(model)
+    if split is not None:
+        decoder, head = split
+        hidden = decoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state[:, :-1]
+        logits = head(hidden[mask]).float()  # (M, V): only the M scored positions
+        tok_sel = logits.gather(-1, labels[mask].unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        tok = torch.zeros(mask.shape, dtype=tok_sel.dtype, device=tok_sel.device).masked_scatter(mask, tok_sel)
+    else:
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
+        # log softmax at the label only: logit[label] - logsumexp(logits), without an (N, T, V) log-softmax copy
+        tok = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        tok = torch.where(mask, tok, torch.zeros((), dtype=tok.dtype, device=tok.device))
     n = mask.sum(dim=1)
     logp = tok.sum(dim=1)
     if normalize == "mean":

@@ -87,3 +87,20 @@ def test_bad_rows_are_refused_with_their_name(lm):
         encode(tok, ["p"], [""], where=["pairs.jsonl:3"])
     with pytest.raises(DataError, match=r"row 0: the prompt is \d+ tokens, longer than the context max_length=16"):
         encode(tok, ["x" * 40], ["y"], max_length=16)
+
+
+def test_head_on_scored_positions_only_equals_the_full_logits_path(lm, monkeypatch):
+    import duelbandit.finetune.logprobs as lp
+
+    model, tok = lm
+    enc = encode(tok, ["Hi", "A much longer prompt than the first"], ["Hello there.", "ok"])
+    grads = []
+    for plain in (lp._PLAIN_HEAD, ()):
+        monkeypatch.setattr(lp, "_PLAIN_HEAD", plain)
+        model.zero_grad()
+        logp, _ = sequence_logprobs(model, enc)
+        logp.sum().backward()
+        grads.append((logp.detach(), [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-5, atol=1e-5)
+    for g0, g1 in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(g0, g1, rtol=1e-4, atol=1e-6)
