@@ -85,10 +85,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path):
     def poison(module, args, output):
         calls["n"] += module.training  # reference passes run in eval mode
         if calls["n"] > 2:  # two good steps, then NaN logits
-            output.logits = output.logits * float("nan")
+            return output * float("nan")
         return output
 
-    model.register_forward_hook(poison)
+    model.lm_head.register_forward_hook(poison)  # the head runs on every log-prob path
     cfg = TrainConfig(beta=0.5, lr=3e-3, batch_size=4, epochs=2)
     with pytest.raises(TrainingError, match=r"step 2: the loss is nan .* last good weights \(before this step\)"):
         train(model, tok, ROWS, cfg, tmp_path / "bad", verbose=False)
