@@ -189,6 +189,7 @@ def main() -> None:
                           f"peak RSS {res[kind]['peak_rss_mb']:.0f} MB, loss0 {res[kind]['losses'][0]:.4f}", flush=True)
                 rows.append((model, threads, precompute, res))
                 curves[(model, threads, precompute)] = res
+                _write(args, rows, curves, trl_version)  # after every configuration: a cut-short run keeps its rows
     _write(args, rows, curves, trl_version)
 
 
