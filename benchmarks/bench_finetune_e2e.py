@@ -90,7 +90,7 @@ def main() -> None:
     ref_logp, _ = _implicit_accuracy(model, tok, test, r_test, None, batch_size=16)
     base_texts, base_reward, base_correct = _judge_generations(model, tok, test, max_new_tokens=args.max_new_tokens)
     results = {"base": {"judge_reward": base_reward, "correct": base_correct, "pair_accuracy": 0.5}}
-    print(f"base: judge reward {base_reward:.3f}, correct {base_correct:.2f}  ({time.perf_counter() - t0:.0f} s)")
+    print(f"base: judge reward {base_reward:.3f}, correct {base_correct:.2f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
     curves = {}
     samples = {"base": base_texts[:5]}
     for sel in (ODPOSelector(), UniformSelector()):
@@ -112,7 +112,7 @@ def main() -> None:
                              "train_loss_last": curves[sel.name][-1]["loss"],
                              "train_acc_last": curves[sel.name][-1]["pair_accuracy"]}
         print(f"{sel.name}: {len(rows)} pairs, judge reward {rew:.3f}, correct {cor:.2f}, held-out implicit pair "
-              f"accuracy {acc:.3f}  ({time.perf_counter() - t0:.0f} s)")
+              f"accuracy {acc:.3f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
     _write(args, results, curves, samples, test, time.perf_counter() - t0)
 
 
