@@ -2,6 +2,9 @@
 Hugging Face model), sequence log-probs and the DPO/IPO-family trainer. torch is imported lazily inside
 functions, so importing this package stays light."""
 
+from duelbandit.finetune.checkpoints import CheckpointError
+from duelbandit.finetune.checkpoints import average_checkpoints
+from duelbandit.finetune.generation import generate_texts
 from duelbandit.finetune.logprobs import DataError
 from duelbandit.finetune.logprobs import Encoded
 from duelbandit.finetune.logprobs import encode
@@ -22,25 +25,40 @@ from duelbandit.finetune.models import convert_smollm2
 from duelbandit.finetune.models import load_model
 from duelbandit.finetune.models import tiny_lm
 from duelbandit.finetune.models import tiny_tokenizer
+from duelbandit.finetune.pairs import PreferenceRow
+from duelbandit.finetune.pairs import read_pairs
 from duelbandit.finetune.tabular import bt_preferences
 from duelbandit.finetune.tabular import dpo_optimum
 from duelbandit.finetune.tabular import fit_tabular
 from duelbandit.finetune.tabular import ipo_optimum
 from duelbandit.finetune.tabular import population_loss
+from duelbandit.finetune.trainer import TrainConfig
+from duelbandit.finetune.trainer import TrainingError
+from duelbandit.finetune.trainer import encode_rows
+from duelbandit.finetune.trainer import pair_losses
+from duelbandit.finetune.trainer import policy_logprobs
+from duelbandit.finetune.trainer import train
 
 __all__ = [
-    "GPO_FUNCTIONS",
-    "REGULARISATION",
+    "CheckpointError",
     "DataError",
     "Encoded",
+    "GPO_FUNCTIONS",
     "ModelError",
+    "PreferenceRow",
+    "REGULARISATION",
+    "TrainConfig",
+    "TrainingError",
+    "average_checkpoints",
     "bt_preferences",
     "convert_smollm2",
     "dpo_loss",
     "dpo_optimum",
     "encode",
+    "encode_rows",
     "fit_tabular",
     "format_prompt",
+    "generate_texts",
     "gpo_loss",
     "ipo_loss",
     "ipo_optimum",
@@ -48,10 +66,14 @@ __all__ = [
     "mdpo_loss",
     "mipo_loss",
     "nll_loss",
+    "pair_losses",
+    "policy_logprobs",
     "population_loss",
     "precompute_logprobs",
+    "read_pairs",
     "sequence_logprobs",
     "slic_loss",
     "tiny_lm",
     "tiny_tokenizer",
+    "train",
 ]
