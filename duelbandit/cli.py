@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against simulated experiments"),
     "embed": ("duelbandit.commands.embed", "embed a pool (hashing, MiniLM or a model folder; local or Ray) to F.npy"),
     "skills": ("duelbandit.commands.skills", "cluster prompts into named skills; write the pool back with them"),
+    "finetune": ("duelbandit.commands.finetune", "DPO/IPO/GPO/mDPO/mIPO fine-tune of a causal LM on preference pairs"),
+    "generate": ("duelbandit.commands.generate", "sample responses from a fine-tuned (or base) causal LM"),
     "rl": ("duelbandit.rl.cli", "run RandQL and baseline agents on finite MDPs; write regret curves"),
 }
 
