@@ -32,3 +32,11 @@ class SelectorError(DuelbanditError, ValueError):
 
 class ConfigError(DuelbanditError, ValueError):
     """A command-line or configuration value is invalid."""
+
+
+class OnlineError(DuelbanditError, ValueError):
+    """Online alignment / decoding-time realignment got unusable input (models, lambdas, prompts, P)."""
+
+
+class PipelineError(DuelbanditError, ValueError):
+    """The pool-to-aligned-model pipeline got an invalid setting or a stage's inputs are unusable."""
