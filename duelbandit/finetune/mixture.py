@@ -23,9 +23,8 @@ from duelbandit.errors import OnlineError
 def _check_weight(weight: Any) -> None:
     if isinstance(weight, (bool, np.bool_)):
         raise OnlineError(f"weight: expected a finite real number, got {weight!r}")
-    if isinstance(weight, (int, float, np.integer, np.floating)):
-        if not math.isfinite(float(weight)):
-            raise OnlineError(f"weight: expected a finite real number, got {weight!r}")
+    if isinstance(weight, (int, float, np.integer, np.floating)) and not math.isfinite(float(weight)):
+        raise OnlineError(f"weight: expected a finite real number, got {weight!r}")
 
 
 def geometric_mixture(h_a: Any, h_b: Any, weight: Any) -> Any:
