@@ -1,0 +1,57 @@
+"""The preference fine-tuner: losses (pure), the exact tabular testbed, causal LMs (tiny, SmolLM2, any local
+Hugging Face model), sequence log-probs and the DPO/IPO-family trainer. torch is imported lazily inside
+functions, so importing this package stays light."""
+
+from duelbandit.finetune.logprobs import DataError
+from duelbandit.finetune.logprobs import Encoded
+from duelbandit.finetune.logprobs import encode
+from duelbandit.finetune.logprobs import format_prompt
+from duelbandit.finetune.logprobs import precompute_logprobs
+from duelbandit.finetune.logprobs import sequence_logprobs
+from duelbandit.finetune.losses import GPO_FUNCTIONS
+from duelbandit.finetune.losses import REGULARISATION
+from duelbandit.finetune.losses import dpo_loss
+from duelbandit.finetune.losses import gpo_loss
+from duelbandit.finetune.losses import ipo_loss
+from duelbandit.finetune.losses import mdpo_loss
+from duelbandit.finetune.losses import mipo_loss
+from duelbandit.finetune.losses import nll_loss
+from duelbandit.finetune.losses import slic_loss
+from duelbandit.finetune.models import ModelError
+from duelbandit.finetune.models import convert_smollm2
+from duelbandit.finetune.models import load_model
+from duelbandit.finetune.models import tiny_lm
+from duelbandit.finetune.models import tiny_tokenizer
+from duelbandit.finetune.tabular import bt_preferences
+from duelbandit.finetune.tabular import dpo_optimum
+from duelbandit.finetune.tabular import fit_tabular
+from duelbandit.finetune.tabular import ipo_optimum
+from duelbandit.finetune.tabular import population_loss
+
+__all__ = [
+    "GPO_FUNCTIONS",
+    "REGULARISATION",
+    "DataError",
+    "Encoded",
+    "ModelError",
+    "bt_preferences",
+    "convert_smollm2",
+    "dpo_loss",
+    "dpo_optimum",
+    "encode",
+    "fit_tabular",
+    "format_prompt",
+    "gpo_loss",
+    "ipo_loss",
+    "ipo_optimum",
+    "load_model",
+    "mdpo_loss",
+    "mipo_loss",
+    "nll_loss",
+    "population_loss",
+    "precompute_logprobs",
+    "sequence_logprobs",
+    "slic_loss",
+    "tiny_lm",
+    "tiny_tokenizer",
+]
