@@ -171,6 +171,10 @@ def sample_mixture(
 def encode_prompts(tokenizer: Any, prompts: list[str], *, device: Any = "cpu") -> tuple[Any, Any]:
     """Left-padded (input_ids, attention_mask) for ``prompts`` (the layout :func:`sample_mixture` wants).
 
+    Each prompt is rendered as the trainer renders it (:func:`duelbandit.finetune.logprobs.format_prompt`:
+    a chat-template user turn with the generation prompt when the tokenizer has a template), so sampled
+    completions continue exactly the context the fine-tuner scores them in.
+
     Raises:
         OnlineError: no prompts, or an empty prompt (named by its position).
     """
@@ -181,7 +185,12 @@ def encode_prompts(tokenizer: Any, prompts: list[str], *, device: Any = "cpu") -
             raise OnlineError(f"prompts[{k}]: expected a non-empty text, got {p!r}")
     import torch
 
-    enc = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
+    from duelbandit.finetune.logprobs import format_prompt
+
+    enc = []
+    for p in prompts:
+        text = format_prompt(tokenizer, p)
+        enc.append(tokenizer(text, add_special_tokens=text is p)["input_ids"])
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     P = max(len(e) for e in enc)
     ids = torch.full((len(enc), P), int(pad), dtype=torch.long)
