@@ -14,6 +14,15 @@ from duelbandit.errors import OnlineError  # noqa: E402
 from duelbandit.finetune.sampling import sample_mixture  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny models: 2 OpenMP threads on a shared 2-core machine run far slower than one
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def tiny_llama(seed: int, vocab: int = 2):
     cfg = transformers.LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                                    num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)
