@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("duelbandit.commands.export", "write annotation tasks (Label Studio, Argilla) or TRL pairs"),
     "ingest": ("duelbandit.commands.ingest", "read human labels back (JSONL or CSV), checked line by line"),
     "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against experiments"),
+    "pipeline": ("duelbandit.commands.pipeline", "pool to aligned model: embed, select, label, fit, fine-tune, DeRa, report"),
     "realign": ("duelbandit.commands.realign", "DeRa: sweep lambda at decoding time, reward vs KL, no retraining"),
     "rl": ("duelbandit.rl.cli", "run RandQL and baselines on finite MDPs; write regret curves"),
 }

@@ -68,7 +68,7 @@ def read_prompts(spec: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from duelbandit.finetune.dera import parse_lambdas, plot_sweep, realign_sweep
+    from duelbandit.finetune.dera import parse_lambdas, plot_sweep, realign_sweep, sweep_table
     from duelbandit.finetune.models import load_model
     from duelbandit.finetune.sampling import check_same_vocabulary
     from duelbandit.io import dumps, write_json_atomic, write_text_atomic
@@ -99,15 +99,3 @@ def run(args: argparse.Namespace) -> int:
         print(sweep_table(rows))
         print(f"wrote {out}/sweep.json, sweep.md, reward_vs_kl.png, samples.jsonl")
     return 0
-
-
-def sweep_table(rows: list[dict]) -> str:
-    """Markdown table: one row per lambda."""
-    has_r = bool(rows) and "reward" in rows[0]
-    head = "| lambda | KL/token | KL/sequence |" + (" reward (± se) |" if has_r else "") + " tokens/s |\n"
-    head += "|---|---|---|" + ("---|" if has_r else "") + "---|\n"
-    body = "".join(
-        f"| {r['lambda']:g} | {r['kl_per_token']:.4f} | {r['kl_per_sequence']:.3f} |"
-        + (f" {r['reward']:.3f} ± {r['reward_se']:.3f} |" if has_r else "")
-        + f" {r['tokens_per_s']:.0f} |\n" for r in rows)
-    return head + body

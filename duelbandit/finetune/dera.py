@@ -196,3 +196,15 @@ def plot_sweep(rows: list[dict], path: str | Path, *, title: str = "DeRa: reward
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def sweep_table(rows: list[dict]) -> str:
+    """Markdown table: one row per lambda."""
+    has_r = bool(rows) and "reward" in rows[0]
+    head = "| lambda | KL/token | KL/sequence |" + (" reward (± se) |" if has_r else "") + " tokens/s |\n"
+    head += "|---|---|---|" + ("---|" if has_r else "") + "---|\n"
+    body = "".join(
+        f"| {r['lambda']:g} | {r['kl_per_token']:.4f} | {r['kl_per_sequence']:.3f} |"
+        + (f" {r['reward']:.3f} ± {r['reward_se']:.3f} |" if has_r else "")
+        + f" {r['tokens_per_s']:.0f} |\n" for r in rows)
+    return head + body
