@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against experiments"),
     "pipeline": ("duelbandit.commands.pipeline", "pool to aligned model: embed, select, label, fit, fine-tune, DeRa, report"),
     "realign": ("duelbandit.commands.realign", "DeRa: sweep lambda at decoding time, reward vs KL, no retraining"),
+    "embed": ("duelbandit.commands.embed", "embed a pool (hashing, MiniLM or a model folder; local or Ray) to F.npy"),
+    "skills": ("duelbandit.commands.skills", "cluster prompts into named skills; write the pool back with them"),
     "rl": ("duelbandit.rl.cli", "run RandQL and baselines on finite MDPs; write regret curves"),
 }
 

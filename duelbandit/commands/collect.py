@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from duelbandit.annotate import FileAnnotator, JudgeAnnotator, Labels, SimulatedBT
-from duelbandit.embed import HashingEmbedder
+from duelbandit.commands.embed import add_feature_arguments, features_from_args
 from duelbandit.errors import ConfigError, RewardError
 from duelbandit.io import open_pool
 from duelbandit.io.labels import read_human_labels
@@ -49,13 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulated-bt (default), judge, or file:LABELS for human labels")
     p.add_argument("--seed", type=int, default=0, help="seed of features, selection and simulated labels")
     p.add_argument("--state", required=True, help="state folder (labels.jsonl, checkpoint.json)")
-    p.add_argument("--dim", type=int, default=32, help="feature dimension d (default 32)")
     p.add_argument("--theta-seed", type=int, default=None, help="simulated-bt: draw a random theta* from this seed")
     p.add_argument("--theta-norm", type=float, default=1.0, help="simulated-bt: ||theta*|| of a random theta*")
     p.add_argument("--judge-temperature", type=float, default=1.0,
                    help="judge: P(a preferred) = sigma((r_a - r_b) / temperature); 0 = deterministic")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_feature_arguments(p)
 
 
 def _is_bundled(spec: str) -> bool:
@@ -73,10 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if batch > args.budget:
         raise ConfigError(f"--batch-size: {batch} is larger than --budget {args.budget}; a round cannot ask "
                           "for more labels than the whole run")
-    if args.dim < 1:
-        raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
     pool = open_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
-    features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
+    features = features_from_args(args, pool, args.seed, verbose=not args.quiet)
     state = SelectionState(pool=pool, features=features)
     params = {"total": args.budget} if args.selector == "two_stage" else {}
     selector = make_selector(args.selector, **params)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from duelbandit.design import certificate
-from duelbandit.embed import HashingEmbedder
+from duelbandit.commands.embed import add_feature_arguments, features_from_args
 from duelbandit.errors import ConfigError
 from duelbandit.io import load_pool, write_json_atomic
 from duelbandit.select import SELECTORS, SelectionState, make_selector
@@ -25,19 +25,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=int, required=True, help="number of labels T (exactly T tasks)")
     p.add_argument("--out", required=True, help="annotation tasks, JSONL")
     p.add_argument("--selector", default="odpo", choices=sorted(SELECTORS), help="default: odpo")
-    p.add_argument("--dim", type=int, default=32, help="feature dimension d (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed for features and selection (default 0)")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed prompts with a warning")
     p.add_argument("--quiet", action="store_true")
+    add_feature_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.budget < 1:
         raise ConfigError(f"--budget: expected an integer >= 1, got {args.budget}")
-    if args.dim < 1:
-        raise ConfigError(f"--dim: expected an integer >= 1, got {args.dim}")
     pool = load_pool(args.pool, on_error="skip" if args.skip_bad else "raise")
-    features = HashingEmbedder(dim=args.dim, seed=args.seed).embed(pool)
+    features = features_from_args(args, pool, args.seed, verbose=not args.quiet)
     state = SelectionState(pool=pool, features=features)
     batch = make_selector(args.selector).select(state, args.budget, np.random.default_rng(args.seed))
 

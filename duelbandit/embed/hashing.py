@@ -164,6 +164,13 @@ class HashingEmbedder:
         Z[:, :k_eff] = np.where(keep[None, :], Zk, 0.0)
         return Z, int(keep.sum()), float(svd.explained_variance_ratio_[keep].sum())
 
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) LSA coordinates of ``texts`` (tf-idf + SVD fitted on them; steps 1-3, uncentred).
+
+        Used for prompt-level vectors (skill discovery); :meth:`embed` is the pair-feature path.
+        """
+        return self._block(list(texts), self.dim)[0]
+
     def embed(self, pool: Pool) -> Features:
         """psi for every response of ``pool``, in ``pool.responses`` order; the recipe goes to config."""
         if self.mode == "joint":
