@@ -23,8 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotator", default="judge", help="judge (default), simulated-bt, or file:LABELS")
     p.add_argument("--model", default="tiny", help="tiny (default: CPU-minutes), smollm2, or a model directory")
     p.add_argument("--method", default="dpo", choices=METHODS, help="offline dpo / ipo, or online_ipo vs the fitted BT")
-    p.add_argument("--embedder", default="hashing", help="embedder name (duelbandit.embed registry)")
-    p.add_argument("--dim", type=int, default=32)
+    p.add_argument("--embedder", default="hashing",
+                   help="hashing (default), minilm, or a sentence-encoder directory")
+    p.add_argument("--dim", type=int, default=32, help="feature dimension (PCA for encoders; 0 = no PCA)")
     p.add_argument("--batch-size", type=int, default=None, help="labels per collection round")
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument("--tau", type=float, default=0.1)

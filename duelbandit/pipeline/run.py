@@ -133,6 +133,8 @@ def run_pipeline(cfg: PipelineConfig, *, verbose: bool = True) -> dict:
 
     pool = open_pool(cfg.pool)
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise PipelineError(f"--out: {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", asdict(cfg))
     R = _Runner(out, verbose)

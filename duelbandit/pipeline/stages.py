@@ -35,8 +35,13 @@ def _judgeable(pool: Any) -> np.ndarray | None:
 def embed_stage(cfg: PipelineConfig, pool: Any, d: Path) -> dict:
     from duelbandit.embed import get_embedder
 
-    kw = {"dim": cfg.dim, "seed": cfg.seed} if cfg.embedder == "hashing" else {}
-    feats = get_embedder(cfg.embedder, **kw).embed(pool)
+    if cfg.embedder == "hashing":
+        emb = get_embedder("hashing", dim=cfg.dim, seed=cfg.seed)
+    elif cfg.embedder == "minilm":  # the sentence encoder, PCA to dim (0: keep all of MiniLM's 384)
+        emb = get_embedder("transformer", model="minilm", dim=cfg.dim or None, seed=cfg.seed)
+    else:  # any other registry name, or a local encoder directory
+        emb = get_embedder("transformer", model=cfg.embedder, dim=cfg.dim or None, seed=cfg.seed)
+    feats = emb.embed(pool)
     save_npy_atomic(d / "features.npy", np.ascontiguousarray(feats.X))
     write_json_atomic(d / "features.json", {"name": feats.name, "config": feats.config})
     return {"dim": int(feats.X.shape[1]), "responses": int(feats.X.shape[0])}
