@@ -68,3 +68,15 @@ def test_pipeline_bad_input(tmp_path, capsys):
     rc = main(["pipeline", "--pool", "bundled:4", "--budget", "4", "--lambdas", "0,9", "--out",
                str(tmp_path / "o"), "--quiet"])
     assert rc == 2 and "lambdas[1] = 9.0" in capsys.readouterr().err
+
+
+def test_pipeline_pauses_for_human_labels(tmp_path, capsys):
+    from duelbandit.cli import main
+
+    labels = tmp_path / "human.jsonl"  # nobody has labelled anything yet
+    rc = main(["pipeline", "--pool", "bundled:6", "--budget", "6", "--annotator", f"file:{labels}",
+               "--out", str(tmp_path / "o"), "--quiet"])
+    assert rc == 3
+    pending = tmp_path / "o" / "2_collect" / "pending.jsonl"
+    assert "paused" in capsys.readouterr().out and len(pending.read_text().splitlines()) >= 1
+    assert not (tmp_path / "o" / "2_collect" / "stage.json").exists()

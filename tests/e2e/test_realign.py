@@ -11,6 +11,16 @@ pytest.importorskip("torch")
 from duelbandit.cli import main
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny models: 2 OpenMP threads on a shared 2-core machine run far slower than one
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory):
     from duelbandit.finetune.models import tiny_lm

@@ -11,6 +11,16 @@ from duelbandit.finetune.dera import check_lambdas, parse_lambdas, tabular_dera
 from duelbandit.finetune.mixture import geometric_mixture
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny models: 2 OpenMP threads on a shared 2-core machine run far slower than one
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.mark.parametrize("lam", [0.0, 0.3, 1.0, 2.5])
 def test_single_token_identity_is_exact(lam):
     gen = np.random.default_rng(0)
