@@ -141,6 +141,56 @@ class HashingFeatureMap:
         return (self._pad(Zk) - self.mean_) / self.scale_
 
 
+class TransformerFeatureMap:
+    """Out-of-sample version of :class:`duelbandit.embed.TransformerEmbedder` (issue 10's encoder recipes):
+    the raw rows of new texts come from the embedder's own ``encode_texts`` (joint, response or interaction
+    recipe), then the PCA / centering and the unit-ball scale fitted on the pool are applied. Reproduces
+    ``embedder.embed(pool).X`` on the pool (tested)."""
+
+    def __init__(self, embedder: object) -> None:
+        self.embedder = embedder
+
+    def _raw(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        from duelbandit.embed.recipes import interaction, joint_text
+
+        emb = self.embedder
+        if emb.mode == "joint":
+            return emb.encode_texts([joint_text(x, y) for x, y in zip(prompts, responses)])
+        if emb.mode == "response":
+            return emb.encode_texts(list(responses))
+        return interaction(emb.encode_texts(list(prompts)), emb.encode_texts(list(responses)))
+
+    def fit(self, pool: object) -> TransformerFeatureMap:
+        emb = self.embedder
+        Z = np.asarray(emb.raw(pool), dtype=np.float64)
+        self.pca_ = None
+        if emb.dim is not None:
+            from sklearn.decomposition import PCA
+
+            self.pca_ = PCA(n_components=int(emb.dim), svd_solver="covariance_eigh", random_state=emb.seed)
+            with threadpool_limits(limits=1, user_api="blas"):
+                Z = self.pca_.fit_transform(Z)
+            self.mean_ = np.zeros((1, Z.shape[1]))
+        else:
+            self.mean_ = Z.mean(axis=0, keepdims=True) if emb.center else np.zeros((1, Z.shape[1]))
+        self.scale_ = float(np.linalg.norm(Z - self.mean_, axis=1).max())
+        return self
+
+    def transform(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        Z = np.asarray(self._raw(prompts, responses), dtype=np.float64)
+        if self.pca_ is not None:
+            with threadpool_limits(limits=1, user_api="blas"):
+                Z = self.pca_.transform(Z)
+        return (Z - self.mean_) / self.scale_
+
+
+def feature_map_for(embedder: object, pool: object) -> FeatureMap:
+    """The fitted out-of-sample feature map of a hashing (mode joint) or transformer embedder."""
+    if getattr(embedder, "name", None) == "transformer":
+        return TransformerFeatureMap(embedder).fit(pool)
+    return HashingFeatureMap(embedder).fit(pool)
+
+
 class BTPreference:
     """Bradley–Terry preference over features: P(y > y') = sigma(<theta, psi(x, y) - psi(x, y')>).
 

