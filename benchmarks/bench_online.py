@@ -43,6 +43,7 @@ from duelbandit.select import ODPOSelector, SelectionState
 
 OUT = Path(__file__).parent / "results"
 TAUS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
+LM_LAMBDAS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
 
 
 def instance(seed: int, n_prompts: int, K: int, d: int, scale: float):
@@ -169,14 +170,18 @@ def lm_section(args) -> dict:
         models["online IPO"] = on
         from duelbandit.finetune.dera import realign_sweep
 
+        evalx = prompts * 60
+        refs, _ = generate_mixture(ref, None, tok, evalx, max_new_tokens=args.lm_tokens,
+                                   generator=torch.Generator().manual_seed(78), batch_size=100)
         for name, m in models.items():
-            evalx = prompts * 60
-            rows_, texts = realign_sweep(m, ref, tok, evalx, [1.0], max_new_tokens=args.lm_tokens, seed=77,
+            # DeRa puts each trained model on a win-rate-vs-KL curve (lambda 1 = the model as trained)
+            rows_, texts = realign_sweep(m, ref, tok, evalx, LM_LAMBDAS, max_new_tokens=args.lm_tokens, seed=77,
                                          batch_size=100, verbose=False)
-            refs, _ = generate_mixture(ref, None, tok, evalx, max_new_tokens=args.lm_tokens,
-                                       generator=torch.Generator().manual_seed(78), batch_size=100)
-            wins = np.mean([pref(x, y, z) for x, y, z in zip(evalx, texts[1.0], refs)])
-            res.setdefault(name, []).append({"win_rate": float(wins), "kl_per_token": rows_[0]["kl_per_token"],
+            curve = [(r["lambda"], r["kl_per_token"],
+                      float(np.mean([pref(x, y, z) for x, y, z in zip(evalx, texts[r["lambda"]], refs)])))
+                     for r in rows_]
+            at1 = next(c for c in curve if c[0] == 1.0)
+            res.setdefault(name, []).append({"win_rate": at1[2], "kl_per_token": at1[1], "curve": curve,
                                              "labels": len(rows) if name == "offline IPO" else n_labels})
     return res
 
@@ -279,6 +284,25 @@ def write(args, runs, names, grid, table, lm, secs, load0) -> None:
             k = np.array([r["kl_per_token"] for r in rs])
             lines.append(f"| {n} | {w.mean():.3f} ± {w.std(ddof=1) / np.sqrt(len(w)) if len(w) > 1 else 0:.3f} | "
                          f"{k.mean():.3f} | {int(np.mean([r['labels'] for r in rs]))} |")
+        # equal KL through DeRa: interpolate each seed's (KL, win) curve over lambda at common KL levels
+        kmax = min(max(c[1] for c in r["curve"]) for rs in lm.values() for r in rs)
+        kmin = max(min(c[1] for c in r["curve"]) for rs in lm.values() for r in rs)
+        if kmax > kmin:
+            grid = np.linspace(kmin, kmax, 4)
+            lines += ["", ("At equal KL (DeRa sweep of each trained model over lambda in "
+                      f"{LM_LAMBDAS}, win rate interpolated at common KL per token, mean over seeds):"), "",
+                      "| KL per token | " + " | ".join(lm) + " |", "|---|" + "---|" * len(lm)]
+            for g in grid:
+                cells = []
+                for rs in lm.values():
+                    vals = []
+                    for r in rs:
+                        c = sorted(r["curve"], key=lambda t: t[1])
+                        vals.append(np.interp(g, [t[1] for t in c], [t[2] for t in c]))
+                    cells.append(f"{np.mean(vals):.3f}")
+                lines.append(f"| {g:.3f} | " + " | ".join(cells) + " |")
+        else:
+            lines += ["", "The two methods' DeRa curves do not overlap in KL: no equal-KL comparison."]
         lines.append("")
     import torch
 
