@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from duelbandit.errors import OnlineError
-from duelbandit.finetune.preference import OnlineLabelLog, PreferenceModel, draw_labels
+from duelbandit.finetune.preference import OnlineLabelLog, PreferenceModel
 
 MODES = ("online_ipo", "ipo_md", "nash_md")
 
@@ -159,22 +159,24 @@ def train_online(
         texts = [tokenizer.decode(c, skip_special_tokens=True) for c in comp]
         xs = [prompts[i] for i in pick]
         a, b = texts[:B], texts[B:]
-        if step in by_step:
-            old = by_step[step]
-            if [(r["prompt"], r["a"], r["b"]) for r in old] != list(zip(xs, a, b)):
-                raise OnlineError(f"{log.path}: the labels logged for step {step} are for other completions "
-                                  "than this resumed run draws (another model or settings?)")
-            y = np.array([r["p"] if cfg.mode == "nash_md" else r["y"] for r in old], dtype=np.float64)
-        elif cfg.mode == "nash_md":
-            p = preference.prob(xs, a, b)
+        # labels: those logged for this step before a kill are reused (never asked twice); the rest are drawn
+        # from the same per-step stream, so a resumed run labels exactly as an uninterrupted one
+        old = by_step.get(step, [])
+        k = len(old)
+        if [(r["prompt"], r["a"], r["b"]) for r in old] != list(zip(xs, a, b))[:k]:
+            raise OnlineError(f"{log.path}: the labels logged for step {step} are for other completions than "
+                              "this resumed run draws (another model or settings?)")
+        y = np.empty(B)
+        y[:k] = [r["p"] if cfg.mode == "nash_md" else r["y"] for r in old]
+        u = nrng.random(B)  # one uniform per label, drawn whether or not the label was logged already
+        if k < B:
+            p = preference.prob(xs[k:], a[k:], b[k:])
+            y[k:] = p if cfg.mode == "nash_md" else (u[k:] < p).astype(np.float64)
             if log is not None:
-                log.append([{"index": n_logged + k, "step": step, "prompt": x, "a": ya, "b": yb, "p": float(pk),
-                             "y": None, "source": preference.name} for k, (x, ya, yb, pk) in enumerate(zip(xs, a, b, p))])
-            y = p
-            n_logged += B
-        else:
-            y = draw_labels(preference, xs, a, b, nrng, log=log, step=step, start_index=n_logged)
-            n_logged += B
+                log.append([{"index": n_logged + j, "step": step, "prompt": x, "a": ya, "b": yb, "p": float(pj),
+                             "y": None if cfg.mode == "nash_md" else float(yj), "source": preference.name}
+                            for j, (x, ya, yb, pj, yj) in enumerate(zip(xs[k:], a[k:], b[k:], p, y[k:]))])
+            n_logged += B - k
         batch = _scored_batch([p_ids[i] for i in pick] * 2, comp, pad, specials).to(device)
         with torch.no_grad():
             ref_lp, _ = sequence_logprobs(ref, batch)

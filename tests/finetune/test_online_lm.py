@@ -100,3 +100,20 @@ def test_bad_config():
         train_online(m, tok, PROMPTS, CallablePreference(shorter), OnlineConfig(mode="ppo"), None)
     with pytest.raises(OnlineError, match="beta"):
         train_online(m, tok, PROMPTS, CallablePreference(shorter), OnlineConfig(mode="ipo_md", beta=2.0), None)
+
+
+def test_resume_after_a_kill_mid_step_asks_only_the_missing_labels(tmp_path):
+    cfg = OnlineConfig(lr=1e-3, steps=2, prompts_per_step=3, max_new_tokens=3)
+    m1, tok = tiny_lm(seed=0)
+    train_online(m1, tok, PROMPTS, CallablePreference(lambda *a: 0.6), cfg, tmp_path / "a", verbose=False)
+    full = (tmp_path / "a" / "labels.jsonl").read_text().splitlines()
+    (tmp_path / "b").mkdir()
+    # killed during step 0: two of its three labels reached the log, no checkpoint yet
+    (tmp_path / "b" / "labels.jsonl").write_text("\n".join(full[:2]) + "\n")
+    calls = []
+    m2, _ = tiny_lm(seed=0)
+    train_online(m2, tok, PROMPTS, CallablePreference(lambda *a: calls.append(1) or 0.6), cfg, tmp_path / "b",
+                 verbose=False)
+    assert len(calls) == 1 + 3
+    assert (tmp_path / "b" / "labels.jsonl").read_text().splitlines() == full
+    assert torch.allclose(params(m1), params(m2), atol=1e-6)
