@@ -70,3 +70,16 @@ def test_sweep_on_tiny_lms_kl_zero_at_reference_and_grows():
     kl = [r["kl_per_token"] for r in rows]
     assert kl[0] < 1e-6 and kl[0] < kl[1] < kl[2]
     assert all("reward" in r and r["tokens"] > 0 for r in rows) and len(texts[0.5]) == 2
+
+
+@pytest.mark.realmodel
+def test_sweep_on_smollm2_runs_with_its_chat_template():
+    """Opt-in (pytest -m realmodel): SmolLM2 against itself: every lambda decodes the same distribution."""
+    from duelbandit.finetune.dera import realign_sweep
+    from duelbandit.finetune.models import load_model
+
+    ref, tok = load_model("smollm2", verbose=False)
+    aligned, _ = load_model("smollm2", verbose=False)
+    rows, texts = realign_sweep(aligned, ref, tok, ["What is 12 + 30?", "Name a primary colour."], [0.0, 1.5],
+                                max_new_tokens=6, verbose=False)
+    assert all(r["kl_per_token"] < 1e-5 for r in rows) and all(len(t) == 2 for t in texts.values())
