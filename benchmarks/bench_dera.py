@@ -132,23 +132,23 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     plot_sweep(sweep, out / "bench_dera.png", title=f"DeRa on {args.model} after {summary['steps']} DPO steps")
     lines = ["# DeRa on SmolLM2-135M (bench_dera.py)", "",
-             f"Model {args.model} (Q4_1 GGUF dequantised to fp32); DPO: {len(rows)} judge-labelled pairs of the bundled "
+             (f"Model {args.model} (Q4_1 GGUF dequantised to fp32); DPO: {len(rows)} judge-labelled pairs of the bundled "
              f"pool (best vs worst response of a prompt), {summary['steps']} steps, batch {bs}, lr {args.lr}, "
              f"beta {args.beta} ({train_s:.0f} s). Sweep: {n_eval} held-out bundled prompts, one completion each, "
-             f"{args.max_new_tokens} new tokens max, same seed per lambda ({sweep_s:.0f} s).", "",
+             f"{args.max_new_tokens} new tokens max, same seed per lambda ({sweep_s:.0f} s)."), "",
              "## Reward and KL per lambda", "", sweep_table(sweep),
              "| lambda | win rate vs reference (judge) |", "|---|---|"]
     lines += [f"| {r['lambda']:g} | {r.get('win_rate', float('nan')):.3f} |" for r in sweep]
     lines += ["", "## Decoding cost", "",
-              f"{ids.shape[0]} prompts x {args.speed_tokens} new tokens (EOS disabled), median of {args.repeats}; "
-              f"torch threads {args.threads}.", "", "| decoder | tokens/s |", "|---|---|"]
+              (f"{ids.shape[0]} prompts x {args.speed_tokens} new tokens (EOS disabled), median of {args.repeats}; "
+              f"torch threads {args.threads}."), "", "| decoder | tokens/s |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in speed.items()]
-    lines += ["", f"DeRa / plain (ours): **{ratio:.2f}x** (goal >= 0.45x: {'met' if ratio >= 0.45 else 'NOT met'}); "
-              f"DeRa / HF generate: {ratio_hf:.2f}x.", "", "## Machine", "",
-              f"{platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}, torch "
+    lines += ["", (f"DeRa / plain (ours): **{ratio:.2f}x** (goal >= 0.45x: {'met' if ratio >= 0.45 else 'NOT met'}); "
+              f"DeRa / HF generate: {ratio_hf:.2f}x."), "", "## Machine", "",
+              (f"{platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}, torch "
               f"{torch.__version__}, {args.threads} torch threads; load average at start {load0[0]:.1f}, at end "
               f"{os.getloadavg()[0]:.1f} (shared, loaded 2-core machine: timings are noisy; ratios are from the same "
-              f"run); total {total:.0f} s.", ""]
+              f"run); total {total:.0f} s."), ""]
     (out / "bench_dera.md").write_text("\n".join(lines))
     (out / "bench_dera.json").write_text(json.dumps({"sweep": sweep, "speed": speed, "ratio": ratio,
                                                      "train": summary}, indent=1, default=str))
