@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the decoding-cost section (two copies of the model), to bench_dera_speed.md")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     if args.quick:
@@ -82,14 +84,17 @@ def main() -> None:
     aligned, _ = load_model(args.model, verbose=False)
     t0 = time.time()
     bs = max(1, len(rows) // args.steps)
-    summary = train(aligned, tok, rows, TrainConfig(loss="dpo", beta=args.beta, lr=args.lr, batch_size=bs,
+    if args.speed_only:  # decoding cost does not depend on the weights' values: skip training and the sweep
+        args.steps = 0
+    summary = {"steps": 0} if args.speed_only else train(aligned, tok, rows, TrainConfig(loss="dpo", beta=args.beta, lr=args.lr, batch_size=bs,
                                                     max_steps=args.steps, seed=0), None, device="cpu", verbose=False)
     train_s = time.time() - t0
     aligned.eval()
     judge = JudgePreference(temperature=0.1)
     prompts = list(pool.prompts[:n_eval])
     t0 = time.time()
-    sweep, _ = realign_sweep(aligned, ref, tok, prompts, parse_lambdas(args.lambdas), reward=judge.reward,
+    sweep, _ = ([], None) if args.speed_only else realign_sweep(
+        aligned, ref, tok, prompts, parse_lambdas(args.lambdas), reward=judge.reward,
                              prefer=judge.prob, max_new_tokens=args.max_new_tokens, seed=0, batch_size=8, verbose=False)
     sweep_s = time.time() - t0
 
@@ -133,7 +138,8 @@ def main() -> None:
     total = time.time() - t_start
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot_sweep(sweep, out / "bench_dera.png", title=f"DeRa on {args.model} after {summary['steps']} DPO steps")
+    if not args.speed_only:
+        plot_sweep(sweep, out / "bench_dera.png", title=f"DeRa on {args.model} after {summary['steps']} DPO steps")
     lines = ["# DeRa on SmolLM2-135M (bench_dera.py)", "",
              (f"Model {args.model} (Q4_1 GGUF dequantised to fp32); DPO: {len(rows)} judge-labelled pairs of the bundled "
              f"pool (best vs worst response of a prompt), {summary['steps']} steps, batch {bs}, lr {args.lr}, "
@@ -152,8 +158,12 @@ def main() -> None:
               f"{torch.__version__}, {args.threads} torch threads; load average at start {load0[0]:.1f}, at end "
               f"{os.getloadavg()[0]:.1f} (shared, loaded 2-core machine: timings are noisy; ratios are from the same "
               f"run); total {total:.0f} s."), ""]
-    (out / "bench_dera.md").write_text("\n".join(lines))
-    (out / "bench_dera.json").write_text(json.dumps({"sweep": sweep, "speed": speed, "ratio": ratio,
+    if args.speed_only:
+        lines = ["# DeRa decoding cost on SmolLM2-135M (bench_dera.py --speed-only)", ""] + \
+            lines[lines.index("## Decoding cost"):]
+    name = "bench_dera_speed" if args.speed_only else "bench_dera"
+    (out / f"{name}.md").write_text("\n".join(lines))
+    (out / f"{name}.json").write_text(json.dumps({"sweep": sweep, "speed": speed, "ratio": ratio,
                                                      "train": summary}, indent=1, default=str))
     print("\n".join(lines))
 
