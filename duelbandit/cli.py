@@ -23,11 +23,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("duelbandit.commands.collect", "label in rounds (select, label, fit), resumable after a crash"),
     "export": ("duelbandit.commands.export", "write tasks for Label Studio / Argilla, or labels as TRL preference pairs"),
     "ingest": ("duelbandit.commands.ingest", "read human labels (JSONL, CSV, Parquet, Label Studio, Argilla) into a label log"),
-    "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against simulated experiments"),
     "embed": ("duelbandit.commands.embed", "embed a pool (hashing, MiniLM or a model folder; local or Ray) to F.npy"),
     "skills": ("duelbandit.commands.skills", "cluster prompts into named skills; write the pool back with them"),
     "finetune": ("duelbandit.commands.finetune", "DPO/IPO/GPO/mDPO/mIPO fine-tune of a causal LM on preference pairs"),
     "generate": ("duelbandit.commands.generate", "sample responses from a fine-tuned (or base) causal LM"),
+    "realign": ("duelbandit.commands.realign", "DeRa: sweep lambda at decoding time, reward vs KL, no retraining"),
+    "pipeline": ("duelbandit.commands.pipeline", "pool to aligned model: embed, select, label, fit, fine-tune, DeRa, report"),
+    "verify-bounds": ("duelbandit.commands.verify_bounds", "check the regret bounds against simulated experiments"),
     "rl": ("duelbandit.rl.cli", "run RandQL and baseline agents on finite MDPs; write regret curves"),
 }
 

@@ -36,3 +36,11 @@ class ConfigError(DuelbanditError, ValueError):
 
 class OutputError(DuelbanditError, ValueError):
     """An output path would destroy an input or an existing file (without ``--force``)."""
+
+
+class OnlineError(DuelbanditError, ValueError):
+    """Online alignment / decoding-time realignment got unusable input (models, lambdas, prompts, P)."""
+
+
+class PipelineError(DuelbanditError, ValueError):
+    """The pool-to-aligned-model pipeline got an invalid setting or a stage's inputs are unusable."""

@@ -77,3 +77,40 @@ __all__ = [
     "tiny_tokenizer",
     "train",
 ]
+
+# --- online alignment and decoding-time realignment (issue 12; block kept separate for the merge) ---------
+from duelbandit.finetune.dera import realign_sweep
+from duelbandit.finetune.dera import tabular_dera
+from duelbandit.finetune.mixture import geometric_mixture
+from duelbandit.finetune.online import ipo_md
+from duelbandit.finetune.online import nash_md
+from duelbandit.finetune.online import online_ipo
+from duelbandit.finetune.online import regularised_nash
+from duelbandit.finetune.online_lm import OnlineConfig
+from duelbandit.finetune.online_lm import train_online
+from duelbandit.finetune.preference import BTPreference
+from duelbandit.finetune.preference import CallablePreference
+from duelbandit.finetune.preference import HashingFeatureMap
+from duelbandit.finetune.preference import JudgePreference
+from duelbandit.finetune.preference import OnlineLabelLog
+from duelbandit.finetune.sampling import generate_mixture
+from duelbandit.finetune.sampling import sample_mixture
+
+__all__ += [
+    "BTPreference",
+    "CallablePreference",
+    "HashingFeatureMap",
+    "JudgePreference",
+    "OnlineConfig",
+    "OnlineLabelLog",
+    "generate_mixture",
+    "geometric_mixture",
+    "ipo_md",
+    "nash_md",
+    "online_ipo",
+    "realign_sweep",
+    "regularised_nash",
+    "sample_mixture",
+    "tabular_dera",
+    "train_online",
+]
