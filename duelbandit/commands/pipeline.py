@@ -19,7 +19,8 @@ EXIT_PENDING = 3
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", required=True, help="pool file (.jsonl/.csv) or bundled[:N]")
     p.add_argument("--budget", type=int, required=True, help="labels T")
-    p.add_argument("--selector", default="odpo", help="any registered selector (default odpo)")
+    p.add_argument("--selector", default="robust",
+                   help="any registered selector (default robust; odpo is the paper's design)")
     p.add_argument("--annotator", default="judge", help="judge (default), simulated-bt, or file:LABELS")
     p.add_argument("--model", default="tiny", help="tiny (default: CPU-minutes), smollm2, or a model directory")
     p.add_argument("--method", default="dpo", choices=METHODS, help="offline dpo / ipo, or online_ipo vs the fitted BT")

@@ -46,7 +46,7 @@ class PipelineConfig:
     pool: str
     out: str
     budget: int = 64
-    selector: str = "odpo"
+    selector: str = "robust"
     annotator: str = "judge"
     model: str = "tiny"
     method: str = "dpo"
