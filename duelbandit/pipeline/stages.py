@@ -72,7 +72,7 @@ def _annotator(cfg: PipelineConfig, pool: Any, state: Any):
         return (lambda gen, done: SimulatedBT(theta, pool, state.features, rng=gen),
                 {"annotator": {"kind": "simulated-bt"}})
     if spec.startswith("file:"):
-        from duelbandit.io.labels import read_human_labels
+        from duelbandit.io.human import read_human_labels
 
         path = Path(spec[5:])
         labels = read_human_labels(path, pool)[0] if path.exists() else \

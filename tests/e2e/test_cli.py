@@ -73,7 +73,9 @@ def test_select_rejects_a_zero_budget(pool_file, tmp_path, capsys):
 def test_demo_runs_and_reports_a_verdict(tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--seeds", "2", "--quiet"]) == 0
     report = json.loads((tmp_path / "demo.json").read_text())
-    assert len(report["verdicts"]) == 3
+    # one verdict per (pool, selector compared with uniform): 3 pools x (odpo, robust)
+    assert len(report["verdicts"]) == 6
+    assert sum(v.split(": ", 1)[1].startswith("robust ") for v in report["verdicts"]) == 3
     assert (tmp_path / "demo.png").stat().st_size > 10_000
     text = (tmp_path / "demo.md").read_text()
     assert "Ceiling" in text and "| budget | selector |" in text
