@@ -240,7 +240,7 @@ def write_report(args, rows, big, cap, load_before, load_after) -> None:
         "",
         ("auto, rex, fw: best of 5 (rex: 1) in this process; mult and cvxpy: in a child process with the cap "
         "(cvxpy best of 2). auto is `method=\"auto\"` (active-set Newton on the whole set up to "
-        "L = max(2000, 4 d^2), screening above)."),
+        "L = 2000, screening above)."),
         "",
         "| L | d | floor | " + " | ".join(names) + " | auto x floor | clarabel / auto |",
         "|---|---|---|" + "---|" * len(names) + "---|---|",

@@ -13,9 +13,11 @@ Methods:
     newton  active-set Newton (newton.py)                    all candidates in memory, float64
     rex     randomized exchange (rex.py)                     candidate set on a backend
     screen  screening + Newton + point deletion (screen.py)  candidate set on a backend
-    auto    the default. newton when L <= max(2000, 4 r^2) (the whole set is one working set), screen
-            above; fw with a ridge (reg > 0); screen on the torch backend. ``info["auto"]`` says what it
-            picked and why.
+    auto    the default. newton when L <= 2000 (the whole set is one small working set), screen above;
+            fw with a ridge (reg > 0); screen on the torch backend. ``info["auto"]`` says what it picked
+            and why. (Newton on the whole set costs O(s^3) per face solve, s the support size, which
+            grows with d: screening was faster at every L > 2000 measured, 3x at L = 4946, d = 384;
+            benchmarks/results/bench_design_default.md.)
 """
 
 from __future__ import annotations
@@ -60,10 +62,10 @@ def auto_method(L: int, r: int, *, reg: float, backend: str) -> tuple[str, str]:
         return "fw", f"reg={reg:g} > 0: only fw, mult and cvxpy handle a ridge; fw is the fastest"
     if backend != "numpy":
         return "screen", f"backend={backend!r}: screening runs its passes there"
-    small = max(2000, 4 * r * r)
+    small = 2000
     if L <= small:
-        return "newton", f"L={L} <= max(2000, 4 r^2)={small}: one working set holds every candidate"
-    return "screen", f"L={L} > max(2000, 4 r^2)={small}: screen to a working set, certify on all"
+        return "newton", f"L={L} <= {small}: one small working set holds every candidate"
+    return "screen", f"L={L} > {small}: screen to a working set, certify on all"
 
 
 def optimal_design(
