@@ -135,6 +135,24 @@ def model_add(states, actions, rewards, n, rsum, head, link, dst, cnt, used) -> 
 
 
 @_jit
+def _q_value(k, h, s, a, n, rsum, head, link, dst, cnt, B, V, mean_next) -> float:
+    """Q_h(s, a) = R_hat(s, a) + B_h(s, a) + sum_{s' seen} N(s, a, s') / n(s, a) V_{h+1}(s'), walking the
+    sparse list of observed next states; P_hat uniform (mean of V_{h+1}) while n(s, a) = 0."""
+    nn = n[k, s, a]
+    q = B[k, h, s, a]
+    if nn > 0:
+        pv = 0.0
+        e = head[k, s * n.shape[2] + a]
+        while e >= 0:
+            pv += cnt[e] * V[k, h + 1, dst[e]]
+            e = link[e]
+        q += (rsum[k, s, a] + pv) / nn
+    else:
+        q += mean_next
+    return q
+
+
+@_jit
 def ucb_backward_induction(n, rsum, head, link, dst, cnt, B, v_max, v_clip, Q, V) -> None:
     """UCBVI planning on the sparse model, O(H (S A + entries)) per run:
 
@@ -152,17 +170,7 @@ def ucb_backward_induction(n, rsum, head, link, dst, cnt, B, v_max, v_clip, Q, V
             for s in range(S):
                 best = -np.inf
                 for a in range(A):
-                    nn = n[k, s, a]
-                    q = B[k, h, s, a]
-                    if nn > 0:
-                        pv = 0.0
-                        e = head[k, s * A + a]
-                        while e >= 0:
-                            pv += cnt[e] * V[k, h + 1, dst[e]]
-                            e = link[e]
-                        q += (rsum[k, s, a] + pv) / nn
-                    else:
-                        q += mean_next
+                    q = _q_value(k, h, s, a, n, rsum, head, link, dst, cnt, B, V, mean_next)
                     Q[k, h, s, a] = q
                     if q > best:
                         best = q
@@ -179,17 +187,7 @@ def ucb_lookahead(n, rsum, head, link, dst, cnt, B, V, Q) -> None:
             mean_next = V[k, h + 1].mean()
             for s in range(S):
                 for a in range(A):
-                    nn = n[k, s, a]
-                    q = B[k, h, s, a]
-                    if nn > 0:
-                        pv = 0.0
-                        e = head[k, s * A + a]
-                        while e >= 0:
-                            pv += cnt[e] * V[k, h + 1, dst[e]]
-                            e = link[e]
-                        q += (rsum[k, s, a] + pv) / nn
-                    else:
-                        q += mean_next
+                    q = _q_value(k, h, s, a, n, rsum, head, link, dst, cnt, B, V, mean_next)
                     Q[k, h, s, a] = q
 
 
