@@ -3,7 +3,7 @@ and does the fit / design stay fast at the width the best recipe needs?
 
 For each feature recipe (hashing at d = 32 / 128, joint and concat; MiniLM in the joint, response and
 interaction modes, at full width and PCA to 32 / 64 / 128 / 256) it computes the linear-BT "ceiling"
-(:func:`duelbandit.experiment.best_linear_fit`: the BT fit on ALL candidate pairs with the judge's exact
+(:func:`duelbandit.theory.experiment.best_linear_fit`: the BT fit on ALL candidate pairs with the judge's exact
 preference probabilities as soft labels; the fraction of prompts where its greedy policy picks the best
 response, and its max / mean simple regret). A random pick gets mean(1/K_n).
 
@@ -44,7 +44,7 @@ def main() -> None:
 
     from duelbandit.data.textpool import make_text_pool, text_pool_rewards
     from duelbandit.embed import HashingEmbedder, TransformerEmbedder
-    from duelbandit.experiment import best_linear_fit
+    from duelbandit.theory.experiment import best_linear_fit
     from duelbandit.select import ODPOSelector, SelectionState
 
     pool = make_text_pool(args.prompts, seed=args.seed)

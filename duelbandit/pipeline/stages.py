@@ -63,7 +63,7 @@ def _annotator(cfg: PipelineConfig, pool: Any, state: Any):
     if spec == "simulated-bt":
         rewards = _judgeable(pool)
         if rewards is not None:
-            from duelbandit.experiment import best_linear_fit
+            from duelbandit.theory.experiment import best_linear_fit
 
             theta, _ = best_linear_fit(state, rewards)
         else:
