@@ -198,10 +198,12 @@ def _answers(row: dict, where: str, skipped: Counter, include_drafts: bool
 
 class _LogCheck:
     """Catches what two writers leave in a collect label log: a repeated index, more labels than the
-    budget of the checkpoint beside the file."""
+    budget of the checkpoint beside the file, a (pair, annotator, round) labelled more often than the
+    round's batch scheduled the pair (the log's ``scheduled`` field)."""
 
     def __init__(self, source: Any) -> None:
         self.first: dict[Any, str] = {}
+        self.seen: dict[tuple, list[str]] = {}  # (pair, annotator, round) -> where each label of it is
         self.n = 0
         self.budget = None
         self.where = source
@@ -222,6 +224,14 @@ class _LogCheck:
                              "log (one writer per state folder); refusing it")
         self.first[key] = where
         self.n += 1
+        slot = (row.get("pair_id"), row.get("annotator"), row["round"])
+        self.seen.setdefault(slot, []).append(where)
+        times = row.get("scheduled")
+        if isinstance(times, int) and len(self.seen[slot]) > times:
+            at = ", ".join(w.rsplit(":", 1)[-1] for w in self.seen[slot])
+            raise LabelError(f"{where}: pair {slot[0]!r} labelled by annotator {slot[1]!r} in round {slot[2]} "
+                             f"{len(self.seen[slot])} times (lines {at}), but the round's batch scheduled it "
+                             f"{times} time(s): the round was written twice, as two runs leave; refusing it")
         if self.budget is not None and self.n > self.budget:
             raise LabelError(f"{where}: label {self.n} of a log whose run had a budget of {self.budget} labels "
                              f"({self.ckpt}): more labels than the budget, as two concurrent runs leave; "

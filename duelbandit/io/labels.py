@@ -70,9 +70,12 @@ def log_rows(
     design_weight: dict[int, float] | None = None,
     refs: list[str] | None = None,
     fingerprint: str | None = None,
+    scheduled: dict[int, int] | None = None,
 ) -> list[dict]:
     """The label-log rows of ``labels`` (one per label, ``index`` from ``start_index``); ``fingerprint``
-    is ``pool.fingerprint()`` when the caller has it already (it hashes every text of the pool)."""
+    is ``pool.fingerprint()`` when the caller has it already (it hashes every text of the pool);
+    ``scheduled``: how many times each pair is in this round's batch (a design repeats pairs), which lets
+    ``ingest`` tell a legitimate repeat from a round written twice."""
     cand = pool.pairs()
     ids = cand.pair_ids(labels.pairs)
     fp = fingerprint or pool.fingerprint()
@@ -93,6 +96,7 @@ def log_rows(
             "seed": labels.seed,
             "selector": selector,
             "design_weight": None if w is None else float(w),
+            **({} if scheduled is None else {"scheduled": int(scheduled[p])}),
             "pool": fp,
             "ref": None if refs is None else refs[k],
         })

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from duelbandit.errors import RewardError
-from duelbandit.reward.linalg import GRAM_BLOCK, finish_gram, gram_block_add, logistic_hessian, small_blas
+from duelbandit.reward.linalg import finish_gram, gram_block_add, logistic_hessian, small_blas
 from duelbandit.reward.projection import _project_faury
 
 
@@ -28,12 +28,22 @@ from duelbandit.reward.projection import _project_faury
 # Newton / IRLS
 
 
-def _logistic_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sigma(z), sigma'(z), softplus(z) = log(1 + e^z)) from one exp(-|z|): never overflows, and
-    sigma' = e / (1 + e)^2 keeps its relative precision in the tails (1 - sigma(z) would not)."""
-    e = np.exp(-np.abs(z))
-    q = 1.0 / (1.0 + e)
-    return np.where(z >= 0, q, e * q), e * q * q, np.maximum(z, 0.0) + np.log1p(e)
+def _logistic_block(z: np.ndarray, hessian: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(sigma(z), sigma'(z) if ``hessian`` else None, softplus(z) - max(z, 0) = log(1 + e^-|z|)) from one
+    e = exp(-|z|): never overflows, and sigma' = e / (1 + e)^2 keeps its relative precision in the tails
+    (1 - sigma(z) would not). sigma(z) = 1/2 + sign(z) (sigma(|z|) - 1/2), exact to 1e-16 absolute, which is
+    what the gradient's y - sigma needs; a sign flip costs far less than a masked select (measured ~5x)."""
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    q = e + 1.0
+    np.divide(1.0, q, out=q)
+    dsig = e * q * q if hessian else None
+    np.log1p(e, out=e)
+    q -= 0.5
+    np.copysign(q, z, out=q)
+    q += 0.5
+    return q, dsig, e
 
 
 def _loss_z(z: np.ndarray, theta: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float) -> float:
@@ -43,8 +53,14 @@ def _loss_z(z: np.ndarray, theta: np.ndarray, y: np.ndarray, w: np.ndarray, lam:
     return float(w @ (sp - y * z) + 0.5 * lam * theta @ theta)
 
 
+def _block_rows(d: int) -> int:
+    """Rows per block of a pass: about 2 MiB of X (L2-sized), at least 1,024 rows so numpy's per-call
+    overhead stays small at large d, at most 8,192 so the rank-k temporaries stay in cache at small d."""
+    return max(1024, min(8192, (1 << 18) // max(d, 1)))
+
+
 def _pass(
-    X: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float, theta: np.ndarray, z: np.ndarray,
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float, theta: np.ndarray, z: np.ndarray | None,
     p: np.ndarray | None, hessian: bool, single: bool,
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
     """One pass over X, in row blocks that stay in cache, at theta' = theta - p (p None: theta' = theta):
@@ -52,19 +68,29 @@ def _pass(
     H(theta') = lam I + X^T diag(w sigma'(z')) X. Fusing these reads X from memory once instead of three
     times (the fit is memory-bound at small d)."""
     T, d = X.shape
+    B = _block_rows(d)
     th = theta if p is None else theta - p
     zn = np.empty(T)
     grad, loss = lam * th, 0.5 * lam * float(th @ th)
     G = np.zeros((d, d), order="F") if hessian else None
-    for s in range(0, T, GRAM_BLOCK):
-        Xb, wb, yb = X[s : s + GRAM_BLOCK], w[s : s + GRAM_BLOCK], y[s : s + GRAM_BLOCK]
-        zb = z[s : s + GRAM_BLOCK] if p is None else z[s : s + GRAM_BLOCK] - Xb @ p
-        zn[s : s + GRAM_BLOCK] = zb
-        sig, dsig, soft = _logistic_parts(zb)
-        loss += float(wb @ (soft - yb * zb))
-        grad -= Xb.T @ (wb * (yb - sig))
+    scaled = np.empty((min(B, T), d), dtype=np.float32 if single else np.float64) if hessian else None
+    for s in range(0, T, B):
+        Xb, wb, yb = X[s : s + B], w[s : s + B], y[s : s + B]
+        if p is None:
+            zb = z[s : s + B]
+        else:  # z None: the pass starts from theta = 0, z = 0 (a warm start reads X once, not twice)
+            zb = Xb @ p
+            zb = np.negative(zb, out=zb) if z is None else np.subtract(z[s : s + B], zb, out=zb)
+        zn[s : s + B] = zb
+        sig, dsig, soft = _logistic_block(zb, hessian)
+        # softplus(z) - y z = max(z, 0) + log(1 + e^-|z|) - y z, as three dot products
+        loss += float(wb @ np.maximum(zb, 0.0)) + float(wb @ soft) - float((wb * yb) @ zb)
+        np.subtract(yb, sig, out=sig)
+        grad -= Xb.T @ np.multiply(wb, sig, out=sig)
         if hessian:
-            G = gram_block_add(G, Xb * np.sqrt(wb * dsig)[:, None], single)
+            Y = scaled[: Xb.shape[0]]
+            np.multiply(Xb, np.sqrt(wb * dsig)[:, None], out=Y, casting="same_kind")
+            G = gram_block_add(G, Y, single)
     return zn, loss, grad, None if G is None else finish_gram(G, lam)
 
 
@@ -76,63 +102,134 @@ def _factor(H: np.ndarray) -> tuple:
         return ("lstsq", H)
 
 
+def _precise(factor: tuple, single: bool) -> bool:
+    """Whether a factored H is precise to ~1e-3 relative in every direction: cond(H) x (float32 or float64
+    rounding) <= 1e-3, with cond(H) >= (max / min diagonal of its Cholesky factor)^2."""
+    if isinstance(factor[0], str):
+        return False
+    diag = np.abs(np.diag(factor[0]))
+    cond = (float(diag.max()) / max(float(diag.min()), 1e-300)) ** 2
+    return cond * (6e-8 if single else 1.1e-16) <= 1e-3
+
+
 def _solve(factor: tuple, g: np.ndarray) -> np.ndarray:
     if isinstance(factor[0], str):  # lstsq still gives a direction
         return np.linalg.lstsq(factor[1], g, rcond=None)[0]
     return cho_solve(factor, g)
 
 
+# A warm start from an evenly spaced subsample of m = SUBSAMPLE_PER_DIM * d rows pays once T >= SUBSAMPLE_RATIO m:
+# its optimum is within O(sqrt(d / m)) of the full one and its Hessian (weights scaled by T / m) is within
+# a relative O(sqrt(d / m)), so the full-data Newton steps that follow contract the decrement ~(d / m)-fold
+# each and no full-data Hessian is formed (measured in benchmarks/bench_reward.py).
+SUBSAMPLE_PER_DIM = 2048
+# The error the last Newton step leaves (max abs; predicted from the observed contraction where H is precise,
+# else the step itself) must be below this: see _newton_from.
+STEP_TOL = 1e-7
+SUBSAMPLE_RATIO = 8
+
+
+def _subsample(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple | None:
+    """(X_s, y_s, w_s) on every k-th row with weights scaled to the full total, or None if not worth it."""
+    T, d = X.shape
+    m = SUBSAMPLE_PER_DIM * d
+    if T < SUBSAMPLE_RATIO * m:
+        return None
+    k = T // m
+    ws = w[::k]
+    total = float(ws.sum())
+    if total <= 0:
+        return None
+    return np.ascontiguousarray(X[::k]), y[::k], ws * (float(w.sum()) / total)
+
+
 def _newton(
     X: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float, max_iter: int, tol: float
 ) -> tuple[np.ndarray, int, bool]:
-    """Damped Newton from theta = 0: p = H^{-1} grad, Armijo backtracking on -L; stop when the decrement
-    grad^T p <= tol (after that last full step). Returns (theta, iterations, converged).
+    """Damped Newton for -L until the Newton decrement is <= tol per unit of label weight (tol sum w: the
+    objective is a sum over labels, so an absolute threshold would ask more digits of a bigger problem);
+    on a tall X, warm-started from a subsample's optimum and Hessian (see :data:`SUBSAMPLE_PER_DIM`).
+    Returns (theta, full-data iterations, converged)."""
+    stop = tol * max(1.0, float(w.sum()))
+    sub = _subsample(X, y, w)
+    if sub is None:
+        return _newton_from(X, y, w, lam, np.zeros(X.shape[1]), None, max_iter, stop)[:3]
+    Xs, ys, ws = sub
+    # the subsample's own optimum is only a start: solving it past its O(d) distance to the full
+    # optimum (in decrement) would be wasted work
+    theta0, _, _, H0 = _newton_from(Xs, ys, ws, lam, np.zeros(X.shape[1]), None, max_iter, 1e-2 * X.shape[1],
+                                    final_hessian=True, step_tol=np.inf)
+    return _newton_from(X, y, w, lam, theta0, H0, max_iter, stop)[:3]
+
+
+def _newton_from(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float, theta: np.ndarray, H: np.ndarray | None,
+    max_iter: int, tol: float, final_hessian: bool = False, step_tol: float = STEP_TOL,
+) -> tuple[np.ndarray, int, bool, np.ndarray | None]:
+    """Damped Newton from theta (with H, a Hessian estimate, or None to form it there): p = H^{-1} grad,
+    Armijo backtracking on -L; stop when the decrement grad^T p <= tol (after that last full step). Returns
+    (theta, iterations, converged, H at the returned theta if ``final_hessian`` else None).
 
     Cost per iteration: one fused pass over X (:func:`_pass`: z' = z - X p, the loss, X^T r and, when
     refreshed, the rank-k update for H, the dominant cost at d >= 32); a damped step backtracks along
-    z - step X p without reading X, then takes one more pass at the accepted point. H only shapes the path, not the fixed point grad = 0 (the gradient is exact in
-    float64), so (i) H is accumulated in float32 and (ii) it is reused while the decrement falls at least
-    100-fold per step (near the optimum H changes by O(||step||), so a reused H keeps the quadratic
-    rate to first order); it is refreshed after a damped step or a slow one, and computed in float64 once
-    float32 steps stall (ill-conditioned H, cond ~ 1e7).
+    z - step X p without reading X, then takes one more pass at the accepted point. H only shapes the path,
+    not the fixed point grad = 0 (the gradient is exact in float64), so (i) H is accumulated in float32 and
+    (ii) it is reused while the decrement falls at least 100-fold per step (near the optimum H changes by
+    O(||step||), so a reused H keeps the quadratic rate to first order); it is refreshed after a damped
+    step or a slow one, and computed in float64 once float32 steps stall (ill-conditioned H, cond ~ 1e7).
+    When the decrement is below the rounding of the loss itself (|f| ~ T, so a decrease of 1e-4 dec is
+    invisible), a step is also accepted if it shrinks the decrement, measured with the exact gradient.
     """
     T, d = X.shape
-    theta = np.zeros(d)
     if T == 0:
-        return theta, 0, True
-    z, f, grad, H = _pass(X, y, w, lam, theta, np.zeros(T), None, True, True)
-    factor, single = _factor(H), True
-    fresh = True  # the factor was computed at the current theta
+        return theta, 0, True, (finish_gram(np.zeros((d, d)), lam) if final_hessian else None)
+    start = (theta, np.zeros(T), None) if not theta.any() else (np.zeros(d), None, -theta)
+    z, f, grad, Hn = _pass(X, y, w, lam, *start, H is None, True)
+    factor, single = _factor(Hn if H is None else H), True
+    fresh = H is None  # the factor was computed at the current theta
     last = None  # (decrement, fresh) of the previous step: its ratio judges the factor that step used
+    prev_step = np.inf  # max |p| of the previous step
     for it in range(1, max_iter + 1):
         p = _solve(factor, grad)
         dec = float(grad @ p)
-        if dec <= tol:  # quadratic convergence: this last full step lands well below tol
-            return theta - p, it, True
+        # stop once the decrement is small and so is the error this last step leaves, predicted as
+        # |p| x (|p| / |previous p|) (the observed contraction): a small decrement alone allows a larger
+        # error along H's weakest directions, which dominate |p| (scikit-learn is matched to 1e-6 in max
+        # abs, spec §4); 1e-10 max |theta| is float64's floor for a large theta
+        size = float(np.max(np.abs(p)))
+        # the observed contraction predicts the next one only if H's own rounding is not what limits it
+        # (a float32 H of condition ~1e6 contracts its weakest direction only ~0.1-0.5 per step)
+        left = size * min(1.0, size / prev_step) if _precise(factor, single) else size
+        if dec <= tol and left <= max(step_tol, 1e-10 * float(np.max(np.abs(theta)))):
+            theta = theta - p
+            if final_hessian:
+                _, _, _, Hn = _pass(X, y, w, lam, theta, z - X @ p, None, True, True)
+            return theta, it, True, Hn if final_hessian else None
         refresh = False
         if last is not None and dec > 1e-2 * last[0]:  # the previous step cut the decrement < 100-fold
             refresh = True
             if last[1] and single and last[0] < 1e-3:  # even a fresh float32 H was slow: rounding
                 single = False
-        zc, fc, gc, H = _pass(X, y, w, lam, theta, z, p, refresh, single)
+        zc, fc, gc, Hn = _pass(X, y, w, lam, theta, z, p, refresh, single)
         step = 1.0
-        if fc > f - 1e-4 * dec:  # damped: backtrack along z - step X p (X p = z - zc), no pass over X
-            zp = z - zc
+        noise = dec <= 1e-9 * max(1.0, abs(f))  # 1e-4 dec is below the loss's rounding
+        if fc > f - 1e-4 * dec and not (noise and float(gc @ _solve(factor, gc)) < 0.25 * dec):
+            zp = z - zc  # damped: backtrack along z - step X p (X p = z - zc), no pass over X
             while fc > f - 1e-4 * step * dec and step >= 1e-12:
                 step *= 0.5
                 fc = _loss_z(z - step * zp, theta - step * p, y, w, lam)
             if step < 1e-12:  # no decrease left that float64 can see
                 if fresh and not single:  # with an exact, fresh H: we are at the optimum
-                    return theta, it, dec <= 1e-8 * max(1.0, abs(f))
-                _, _, _, H = _pass(X, y, w, lam, theta, z, None, True, False)  # retry: fresh float64 H
-                factor, fresh, single, last = _factor(H), True, False, None
+                    return theta, it, dec <= 1e-8 * max(1.0, abs(f)), None
+                _, _, _, Hn = _pass(X, y, w, lam, theta, z, None, True, False)  # retry: fresh float64 H
+                factor, fresh, single, last, prev_step = _factor(Hn), True, False, None, np.inf
                 continue
-            zc, fc, gc, H = _pass(X, y, w, lam, theta, z, step * p, True, single)
-        theta, z, f, grad, last = theta - step * p, zc, fc, gc, (dec, fresh)
-        if H is not None:
-            factor = _factor(H)
-        fresh = H is not None
-    return theta, max_iter, False
+            zc, fc, gc, Hn = _pass(X, y, w, lam, theta, z, step * p, True, single)
+        theta, z, f, grad, last, prev_step = theta - step * p, zc, fc, gc, (dec, fresh), step * size
+        if Hn is not None:
+            factor = _factor(Hn)
+        fresh = Hn is not None
+    return theta, max_iter, False, None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -148,7 +245,8 @@ class BradleyTerry(BaseEstimator):
     current iterate or a recent one (reused while the decrement falls 100-fold per step; accumulated in
     float32 blocks, see :func:`_newton`: the fixed point grad = 0 is exact in float64 either way), then
     backtracks (Armijo) on the objective; it stops when the Newton decrement grad^T H^{-1} grad falls below
-    ``tol`` (after taking that last, full step). y may be fractional (ties 0.5, soft labels).
+    ``tol`` per unit of label weight (after taking that last, full step). With T >= 8 x 2048 d labels it
+    starts from the optimum of an evenly spaced subsample (weights scaled up) and that subsample's Hessian. y may be fractional (ties 0.5, soft labels).
     With no labels (T = 0) the fit is theta = 0, the maximiser of the prior term alone.
 
     If ``S`` is set and ||theta_hat|| > S, ``coef_`` is the projection of Faury et al. 2020 used by
@@ -161,7 +259,8 @@ class BradleyTerry(BaseEstimator):
         lam: ridge parameter lambda > 0; None means 1/d (Scheid et al. 2024, Corollary 1).
         S: norm bound for the projection, or None for no projection.
         max_iter: Newton iterations (and 50x this for the projection).
-        tol: stop when the Newton decrement is <= tol.
+        tol: stop when the Newton decrement is <= tol * max(1, sum of weights) (per label, as scikit-learn's
+            tol is on the mean loss), then take that last step.
 
     Attributes:
         coef_: (d,) theta (projected when ``projected_``).
@@ -178,7 +277,7 @@ class BradleyTerry(BaseEstimator):
     """
 
     def __init__(
-        self, lam: float | None = None, S: float | None = None, max_iter: int = 100, tol: float = 1e-10
+        self, lam: float | None = None, S: float | None = None, max_iter: int = 100, tol: float = 1e-12
     ):
         self.lam = lam
         self.S = S

@@ -83,7 +83,7 @@ def gram_block_add(G: np.ndarray, Y: np.ndarray, single: bool) -> np.ndarray:
     is. ``single``: the block's product in float32 (ssyrk), the sum in float64.
     """
     if single:
-        G += ssyrk(1.0, Y.astype(np.float32).T, trans=0, lower=0)
+        G += ssyrk(1.0, (Y if Y.dtype == np.float32 else Y.astype(np.float32)).T, trans=0, lower=0)
         return G
     return dsyrk(1.0, Y.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
 

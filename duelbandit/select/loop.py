@@ -350,8 +350,10 @@ def _append(run: _Run, batch: Batch, new: Labels | None, k: int) -> None:
         return
     weights = batch.info.get("design_weight")
     dw = None if weights is None else {int(p): float(w) for p, w in zip(batch.pairs, weights)}
+    pairs, times = np.unique(batch.expanded(), return_counts=True)
     rows = log_rows(new, run.state.pool, start_index=run.n + k, round=run.rounds, selector=run.selector.name,
-                    design_weight=dw, fingerprint=run.settings["pool"]["fingerprint"])
+                    design_weight=dw, fingerprint=run.settings["pool"]["fingerprint"],
+                    scheduled=dict(zip(pairs.tolist(), times.tolist())))
     for row in rows:
         row["seed"] = run.seed
     append_jsonl(run.files.path(LABELS_FILE), rows)

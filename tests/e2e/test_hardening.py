@@ -121,6 +121,31 @@ def test_ingest_refuses_a_log_written_by_two_runs(tmp_path, capsys):
     assert "dup.jsonl:6: label index 3 repeats" in capsys.readouterr().err and not out.exists()
 
 
+def test_ingest_keeps_a_designs_repeats_but_refuses_a_round_written_twice(tmp_path, capsys):
+    # odpo on a 4-d pool repeats pairs within a round (the design's rounding): legitimate, ingested; the
+    # same round appended again with fresh indices (no checkpoint beside it, so no budget to exceed) is not
+    state = tmp_path / "state"
+    assert main(["collect", "--pool", "bundled:30", "--selector", "odpo", "--budget", "40", "--batch-size", "20",
+                 "--dim", "4", "--seed", "1", "--quiet", "--state", str(state)]) == 0
+    rows = _lines(state / "labels.jsonl")
+    round0 = [r for r in rows if r["round"] == 0]
+    assert len({r["pair_id"] for r in round0}) < len(round0)  # the design did repeat pairs in round 0
+    out = tmp_path / "ingested.jsonl"
+    assert main(["ingest", "--pool", "bundled:30", "--in", str(state / "labels.jsonl"), "--out", str(out)]) == 0
+    assert len(_lines(out)) == 40
+    twice = tmp_path / "twice" / "labels.jsonl"
+    twice.parent.mkdir()
+    again = [dict(r, index=len(rows) + k) for k, r in enumerate(round0)]
+    twice.write_text("".join(json.dumps(r) + "\n" for r in rows + again))
+    capsys.readouterr()
+    assert main(["ingest", "--pool", "bundled:30", "--in", str(twice), "--out", str(tmp_path / "o2.jsonl")]) == 2
+    err = capsys.readouterr().err
+    # every pair of round 0 already has its scheduled labels, so the first copied line is the first refused
+    assert f"labels.jsonl:{len(rows) + 1}: pair {round0[0]['pair_id']!r}" in err and "round 0" in err
+    assert f"scheduled it {round0[0]['scheduled']} time(s)" in err
+    assert not (tmp_path / "o2.jsonl").exists()
+
+
 # 2. never overwrite an input --------------------------------------------------------------------------
 
 @pytest.fixture

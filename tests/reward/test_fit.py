@@ -51,6 +51,44 @@ def test_matches_sklearn_binary_labels(lam):
     np.testing.assert_allclose(ours.coef_, ref2.coef_.ravel(), atol=1e-6)
 
 
+def _conditioned(T, d, seed=0, cond=1e4, scale=3.0):
+    """Rows with a geometric spectrum (condition number ``cond`` of X^T X), ||b|| ~ 1, like embedding
+    differences; labels from a theta* of norm ``scale``."""
+    rng = np.random.default_rng(seed)
+    s = cond ** (-0.5 * np.arange(d) / (d - 1))
+    X = rng.standard_normal((T, d)) * (s / np.linalg.norm(s))
+    theta = rng.standard_normal(d)
+    theta *= scale / np.linalg.norm(theta)
+    return X, (rng.random(T) < 1 / (1 + np.exp(-X @ theta))).astype(float)
+
+
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_warm_start_from_a_subsample_reaches_the_same_optimum(conditioned):
+    # T >= SUBSAMPLE_RATIO * SUBSAMPLE_PER_DIM * d: the fit starts from a subsample's optimum and Hessian;
+    # it must still land on scikit-learn's optimum, with uneven weights (rescaled on the subsample)
+    from duelbandit.reward.fit import SUBSAMPLE_PER_DIM, SUBSAMPLE_RATIO, _subsample
+
+    d = 3
+    T = SUBSAMPLE_RATIO * SUBSAMPLE_PER_DIM * d + 1234
+    X, y = _conditioned(T, d) if conditioned else _data(T=T, d=d, scale=2.0)
+    w = np.random.default_rng(1).uniform(0.2, 3.0, T)
+    assert _subsample(X, y, w) is not None
+    ours = BradleyTerry(lam=0.5).fit(X, y, sample_weight=w)
+    ref = _sk(X, y, 0.5, sample_weight=w)
+    assert ours.converged
+    np.testing.assert_allclose(ours.coef_, ref.coef_.ravel(), atol=1e-6)
+
+
+def test_ill_conditioned_rows_match_sklearn_in_every_direction():
+    # cond(X^T X) = 1e6 and a small ridge: the decrement is dominated by the strong directions and a float32
+    # Hessian contracts the weakest one slowly, so neither a small decrement nor a fast-looking contraction
+    # may stop the fit early (the optimum has a coordinate ~19 along that direction)
+    X, y = _conditioned(50_000, 3, cond=1e6)
+    ours = BradleyTerry(lam=1e-3).fit(X, y)
+    ref = LogisticRegression(fit_intercept=False, C=1e3, tol=1e-14, max_iter=200, solver="newton-cholesky")
+    np.testing.assert_allclose(ours.coef_, ref.fit(X, y).coef_.ravel(), atol=1e-6)
+
+
 def test_default_lambda_is_one_over_d():
     X, y = _data(d=8)
     ours = BradleyTerry().fit(X, y)
