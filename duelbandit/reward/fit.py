@@ -102,6 +102,17 @@ def _factor(H: np.ndarray) -> tuple:
         return ("lstsq", H)
 
 
+def _worth_refreshing(ratio: float, dec: float, tol: float, d: int) -> bool:
+    """Whether a fresh H (about 1 + d / 32 gradient passes: the rank-k update next to the two matrix-vector
+    products; a flop count, not a clock, so the path stays reproducible) costs less than the passes the
+    current factor still needs at its observed contraction ``ratio`` to bring ``dec`` below ``tol`` (a
+    fresh H then needs about one)."""
+    if ratio >= 0.5:
+        return True
+    keep = np.log(tol / dec) / np.log(ratio)
+    return keep - 1.0 > 1.0 + d / 32.0
+
+
 def _precise(factor: tuple, single: bool) -> bool:
     """Whether a factored H is precise to ~1e-3 relative in every direction: cond(H) x (float32 or float64
     rounding) <= 1e-3, with cond(H) >= (max / min diagonal of its Cholesky factor)^2."""
@@ -175,8 +186,9 @@ def _newton_from(
     z - step X p without reading X, then takes one more pass at the accepted point. H only shapes the path,
     not the fixed point grad = 0 (the gradient is exact in float64), so (i) H is accumulated in float32 and
     (ii) it is reused while the decrement falls at least 100-fold per step (near the optimum H changes by
-    O(||step||), so a reused H keeps the quadratic rate to first order); it is refreshed after a damped
-    step or a slow one, and computed in float64 once float32 steps stall (ill-conditioned H, cond ~ 1e7).
+    O(||step||), so a reused H keeps the quadratic rate to first order); after a slower step it is refreshed
+    when that is cheaper than the passes the old one still needs (:func:`_worth_refreshing`), always after a
+    damped step, and computed in float64 once float32 steps stall (ill-conditioned H, cond ~ 1e7).
     When the decrement is below the rounding of the loss itself (|f| ~ T, so a decrease of 1e-4 dec is
     invisible), a step is also accepted if it shrinks the decrement, measured with the exact gradient.
     """
@@ -207,9 +219,10 @@ def _newton_from(
             return theta, it, True, Hn if final_hessian else None
         refresh = False
         if last is not None and dec > 1e-2 * last[0]:  # the previous step cut the decrement < 100-fold
-            refresh = True
             if last[1] and single and last[0] < 1e-3:  # even a fresh float32 H was slow: rounding
-                single = False
+                single, refresh = False, True
+            else:
+                refresh = _worth_refreshing(dec / last[0], dec, tol, d)
         zc, fc, gc, Hn = _pass(X, y, w, lam, theta, z, p, refresh, single)
         step = 1.0
         noise = dec <= 1e-9 * max(1.0, abs(f))  # 1e-4 dec is below the loss's rounding
