@@ -79,10 +79,16 @@ def nominal_lines(r: dict) -> list[str]:
         return []
     nom, out = r["nominal_coverage"], []
     if nom["coverage"] is not None:
+        where = f" at T >= {nom['min_ratio']} p, where the chi^2 law applies" if "min_ratio" in nom else ""
         out.append(f"nominal coverage of ||theta_hat - theta*||^2_H(theta*) <= chi2_d(1 - delta) (unprojected "
-                   f"MLE): {nom['coverage']:.4f} over {nom['runs']} runs (target {nom['target']:g}, band of a "
-                   f"calibrated estimator {_fmt(nom['band'], 4)}): {'met' if nom['met'] else 'NOT met'}; "
+                   f"MLE{where}): {nom['coverage']:.4f} over {nom['runs']} runs (target {nom['target']:g}, band of "
+                   f"a calibrated estimator {_fmt(nom['band'], 4)}): {'met' if nom['met'] else 'NOT met'}; "
                    f"by selector {_fmt(nom['by_selector'])}, by d {_fmt(nom['by_d'])}")
+        low = nom.get("below") or {}
+        if low.get("runs"):
+            out.append(f"  below T = {nom['min_ratio']} p (1-9 labels per design point; not tested: the ridge's "
+                       f"shrinkage and the curvature bias theta_hat there): coverage {low['coverage']:.4f} over "
+                       f"{low['runs']} runs")
     rq = r["radius_over_quantile"]
     if rq["median"] is not None:
         out.append(f"Lemma 2 radius / real {rq['quantile']:g}-quantile of ||theta^P - theta*||_V: median "
