@@ -39,7 +39,7 @@ from duelbandit.errors import ConfigError, RewardError
 from duelbandit.io import open_pool
 from duelbandit.io.human import read_human_labels
 from duelbandit.regret import greedy_policy, simple_regret
-from duelbandit.select import OFFLINE, SELECTORS, SelectionState, make_selector
+from duelbandit.select import OFFLINE, PLANNED, SELECTORS, SelectionState, make_selector
 from duelbandit.select.diagnose import report_misspecification
 from duelbandit.select.loop import PENDING_FILE, collect
 
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     features = features_from_args(args, pool, args.seed, verbose=not args.quiet)
     check_memory(pool, features.dim, args.budget, memory_limit(args), COLLECT_BYTES_PER_LABEL)
     state = SelectionState(pool=pool, features=features)
-    params = {"total": args.budget} if args.selector in ("two_stage", "two_phase") else {}
+    params = {"total": args.budget} if args.selector in PLANNED else {}
     selector = make_selector(args.selector, **params)
     make_annotator, config, true_rewards = _annotator(args, state)
 

@@ -83,12 +83,12 @@ def _annotator(cfg: PipelineConfig, pool: Any, state: Any):
 
 
 def collect_stage(cfg: PipelineConfig, pool: Any, embed_dir: Path, d: Path, verbose: bool) -> dict:
-    from duelbandit.select import SelectionState, make_selector
+    from duelbandit.select import PLANNED, SelectionState, make_selector
     from duelbandit.select.loop import PENDING_FILE, collect
 
     state = SelectionState(pool=pool, features=_features(embed_dir))
     params = dict(cfg.selector_params)
-    if cfg.selector == "two_stage":
+    if cfg.selector in PLANNED:
         params.setdefault("total", cfg.budget)
     selector = make_selector(cfg.selector, **params)
     make_annotator, config = _annotator(cfg, pool, state)

@@ -62,7 +62,9 @@ SELECTORS: dict[str, type] = {
 }
 
 # selectors whose choice does not depend on labels (they ignore update())
-OFFLINE: frozenset[str] = frozenset({"uniform", "odpo", "mixture", "bayes_d", "v_optimal", "robust"})
+OFFLINE: frozenset[str] = frozenset({"uniform", "odpo", "mixture", "bayes_d", "v_optimal"})
+# adaptive selectors that plan over the whole collection: the loop passes them total=budget
+PLANNED: frozenset[str] = frozenset({"two_stage", "two_phase", "robust"})
 
 
 def make_selector(name: str, **params) -> Selector:
@@ -76,6 +78,7 @@ def make_selector(name: str, **params) -> Selector:
 
 __all__ = [
     "OFFLINE",
+    "PLANNED",
     "SELECTORS",
     "APOSelector",
     "Batch",

@@ -190,8 +190,9 @@ def explain_unlabelled(selector: str) -> str:
     what = {
         "odpo": "odpo puts the labels on a few extreme pairs: best when the reward is linear in the features, "
                 "and it can lose to uniform sampling when it is not",
-        "robust": "robust puts half the labels on uniform pairs and half on the design: it keeps most of "
-                  "the design's gain when the reward is linear in the features and loses little when it is not",
+        "robust": "robust puts half the labels on uniform pairs and half on the design (odpo first, then, "
+                  "once labels come back in rounds, the design at the fitted model): it keeps most of the "
+                  "design's gain when the reward is linear in the features and loses little when it is not",
     }.get(selector, f"{selector} does not adapt to misspecification")
     return (f"Misspecification check: no labels are in hand yet, so there is no estimate; {what}. "
             "`duelbandit collect` prints the held-out test of linear vs flexible reward models on its labels.")

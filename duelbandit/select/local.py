@@ -130,6 +130,10 @@ class TwoStageSelector:
         return Batch(pairs=batch.pairs, counts=batch.counts, selector=batch.selector, params=batch.params,
                      seed=batch.seed, info=info)
 
+    def first_round(self, total: int) -> int:
+        """Labels of the plan before stage 2 needs any: the odpo stage."""
+        return max(1, math.ceil(self.fraction * total))
+
     def update(self, batch: Batch, labels: object) -> None:
         """Keep the labels for the stage-2 fit (used when ``state.labels`` is not given)."""
         self._received.append(labels)

@@ -6,6 +6,7 @@ R = max_n (max_k r(x_n, y_n^k) - r(x_n, a_hat_n)) of the greedy policy of the Br
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from duelbandit.annotate import Annotator
 from duelbandit.regret import RegretReport, greedy_policy, simple_regret
 from duelbandit.reward import BradleyTerry
 from duelbandit.select.base import SelectionState, Selector
+from duelbandit.types import Labels
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,30 @@ def run_once(
     seed: int,
     true_rewards: np.ndarray,
 ) -> RunResult:
-    """Spend ``budget`` labels with ``selector``, fit BT (lambda = state.lam), score the greedy policy."""
+    """Spend ``budget`` labels with ``selector``, fit BT (lambda = state.lam), score the greedy policy.
+
+    A selector that plans over the collection (``first_round``: two_stage, two_phase, robust) runs in the two
+    rounds its plan needs, on a fresh copy with ``total = budget``: the labels before its adaptive part,
+    then the rest with those labels in hand (in one call it would have none to adapt to)."""
+    gen = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    batch = selector.select(state, budget, np.random.default_rng(seed))
-    seconds = time.perf_counter() - t0
-    labels = annotator.label(batch)
+    if hasattr(selector, "first_round") and 0 < selector.first_round(budget) < budget:
+        selector = dataclasses.replace(selector, total=int(budget))
+        n1 = selector.first_round(budget)
+        first = selector.select(state, n1, gen)
+        seconds = time.perf_counter() - t0
+        got = annotator.label(first)
+        selector.update(first, got)
+        t0 = time.perf_counter()
+        batch = selector.select(SelectionState(state.pool, state.features, labels=got, lam=state.lam),
+                                budget - n1, gen)
+        seconds += time.perf_counter() - t0
+        labels = Labels.concat([got, annotator.label(batch)])
+        batch = dataclasses.replace(batch, info={**batch.info, **first.info})  # the pilot's design certificate
+    else:
+        batch = selector.select(state, budget, gen)
+        seconds = time.perf_counter() - t0
+        labels = annotator.label(batch)
     B = state.candidates.differences(state.features.X, labels.pairs)
     model = BradleyTerry(lam=state.lam).fit(B, labels.y)
     chosen = greedy_policy(model.coef_, state.features.X, state.pool)

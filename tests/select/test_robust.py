@@ -133,10 +133,47 @@ def test_two_phase_without_labels_hedges(pool_state):
     assert batch.info["pilot_labels"] == 20 and batch.info["uniform_share"] == 0.5
 
 
-def test_robust_is_the_half_uniform_mixture_on_odpo(pool_state):
-    """The default chosen by the regime map: the same batch as mixture(weight=0.5, base=odpo)."""
+def test_robust_plan_in_one_call(pool_state):
+    """Half uniform, then odpo on 30% of the design half, then the local design (theta_hat = 0 without
+    labels: odpo's design again); the three shares add up to the budget."""
     a = make_selector("robust").select(pool_state, 90, np.random.default_rng(8))
-    b = MixtureSelector(weight=0.5, base="odpo").select(pool_state, 90, np.random.default_rng(8))
-    assert np.array_equal(a.expanded(), b.expanded()) and a.selector == "robust"
-    assert (a.info["uniform_labels"], a.info["design_labels"]) == (45, 45)
-    assert a.info["certificate"] == b.info["certificate"]
+    assert (a.info["uniform_labels"], a.info["odpo_labels"], a.info["local_labels"]) == (45, 14, 31)
+    assert a.selector == "robust" and a.info["theta_norm"] == 0.0
+
+
+@pytest.mark.parametrize("T", [5, 80])
+def test_robust_limits_are_uniform_and_odpo(T, pool_state):
+    from duelbandit.select.robust import RobustSelector
+
+    uni = UniformSelector().select(pool_state, T, np.random.default_rng(2))
+    odpo = ODPOSelector().select(pool_state, T, np.random.default_rng(2))
+    r1 = RobustSelector(weight=1.0).select(pool_state, T, np.random.default_rng(2))
+    r0 = RobustSelector(weight=0.0, fraction=1.0).select(pool_state, T, np.random.default_rng(2))
+    assert np.array_equal(np.sort(r1.expanded()), np.sort(uni.expanded()))
+    assert np.array_equal(np.sort(r0.expanded()), np.sort(odpo.expanded()))
+
+
+def test_robust_local_stage_moves_labels_to_informative_pairs():
+    """At low label noise (a large theta*) the local stage, fitted on the first round's labels, weights pairs
+    by the logistic curvature sigma'(<theta_hat, b>): its pairs carry more Fisher information per label than
+    the odpo pilot's, whose extreme pairs get near-certain labels. Two rounds add up to the plan."""
+    from duelbandit.reward import BradleyTerry, sigmoid_prime
+    from duelbandit.select.robust import RobustSelector
+
+    pool, feats = random_pool(60, (3, 5), 4, seed=3)
+    state = SelectionState(pool, feats)
+    B = state.candidates.differences(feats.X)
+    theta_star = 12.0 * np.array([1.0, -0.5, 0.3, 0.8]) / np.linalg.norm([1.0, -0.5, 0.3, 0.8])
+    rewards = feats.X @ theta_star
+    sel = RobustSelector(total=400)
+    gen = np.random.default_rng(5)
+    first = sel.select(state, 260, gen)  # 200 uniform + ceil(0.3 x 200) odpo = the labels before the local stage
+    assert (first.info["uniform_labels"], first.info["odpo_labels"], first.info["local_labels"]) == (200, 60, 0)
+    labels = JudgeAnnotator(rewards, pool, rng=1).label(first)
+    state2 = SelectionState(pool, feats, labels=labels)
+    second = sel.select(state2, 140, gen)
+    assert second.info["local_labels"] == 140 and int(second.counts.sum()) == 140
+    theta_hat = BradleyTerry(lam=state.lam).fit(B[labels.pairs], labels.y).coef_
+    info = sigmoid_prime(B @ theta_hat)  # per-label Fisher weight at the fit
+    odpo = ODPOSelector().select(state, 60, np.random.default_rng(0))
+    assert info[second.expanded()].mean() > 1.5 * info[odpo.expanded()].mean()
