@@ -196,6 +196,20 @@ def _reference(model: Any, chosen: Encoded, rejected: Encoded, cfg: TrainConfig,
     return ref_w, ref_l
 
 
+def _trim_metrics(path: Path, step: int) -> None:
+    """Drop the metrics of steps after the checkpoint a resume starts from: a run killed between a step's log
+    line and its next checkpoint logged steps it will train again (rewritten atomically; the log is a
+    record of the run, not of labels, so the replayed steps replace the lost ones)."""
+    from duelbandit.io import write_text_atomic
+
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    keep = [x for x in lines if x.strip() and json.loads(x).get("step", 0) <= step]
+    if len(keep) != len(lines):
+        write_text_atomic(path, "".join(keep))
+
+
 def train(model: Any, tokenizer: Any, rows: list[PreferenceRow], cfg: TrainConfig, out: str | os.PathLike | None,
           *, model_name: str = "model", device: Any = None, resume: bool = True, verbose: bool = True) -> dict:
     """Fine-tune ``model`` on preference ``rows`` with ``cfg`` (module docstring); returns a summary dict.
@@ -276,6 +290,8 @@ def train(model: Any, tokenizer: Any, rows: list[PreferenceRow], cfg: TrainConfi
             raise TrainingError(f"{ckpt}: the run found there used other settings or data; pass another --out "
                                 "or delete it to start over")
         step = int(state["step"])
+        if rank == 0:
+            _trim_metrics(out / "metrics.jsonl", step)
 
     def save(at: int) -> None:
         if ckpt is not None and rank == 0:

@@ -70,6 +70,20 @@ def test_resume_continues_the_same_run(tmp_path):
         train(*tiny_lm(seed=0), ROWS, TrainConfig(**{**cfg.__dict__, "beta": 0.9}), tmp_path / "b", verbose=False)
 
 
+def test_resume_logs_each_step_once_when_killed_after_a_log_line(tmp_path):
+    # a kill between step 6's metrics line and its checkpoint (saved every 5 steps here: at 5) leaves a log
+    # that runs one step past the checkpoint; the resume must replay step 6 once, not log it twice
+    cfg = TrainConfig(loss="dpo", beta=0.5, lr=3e-3, batch_size=4, epochs=2, save_every=5)
+    first, tok = tiny_lm(seed=0)
+    train(first, tok, ROWS, TrainConfig(**{**cfg.__dict__, "max_steps": 5}), tmp_path / "b", verbose=False)
+    with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # what the killed run had logged beyond step 5
+        f.write(json.dumps({"step": 6, "loss": -1.0}) + "\n")
+    fresh, tok = tiny_lm(seed=0)
+    train(fresh, tok, ROWS, cfg, tmp_path / "b", verbose=False)
+    rows = _metrics(tmp_path / "b")
+    assert [r["step"] for r in rows] == list(range(1, 9)) and rows[5]["loss"] > 0  # step 6 is the replayed one
+
+
 def test_gradient_accumulation_equals_the_full_batch(tmp_path):
     a, tok = tiny_lm(seed=0)
     train(a, tok, ROWS, TrainConfig(beta=0.5, lr=1e-3, batch_size=4, max_steps=3), None, verbose=False)
