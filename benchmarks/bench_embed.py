@@ -151,8 +151,10 @@ def main() -> None:
         (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs; load average before "
          f"{load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f}, after {load_after[0]:.2f} / "
          f"{load_after[1]:.2f} / {load_after[2]:.2f}; torch {torch.__version__}, python {platform.python_version()}; "
-         "OMP/MKL threads follow torch.set_num_threads. Measured on a loaded 2-core machine: absolute rates are "
-         "low and noisy, the ratios (same run, interleaved) are what to read."),
+         "OMP/MKL threads follow torch.set_num_threads. "
+         + ("Measured on a loaded 2-core machine: absolute rates are low and noisy, the ratios (same run, "
+            "interleaved) are what to read." if load_before[0] > 1.5 else
+            "Measured on a quiet machine (nothing else running); the ratios come from the same run, interleaved.")),
     ]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
