@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -93,6 +94,26 @@ def test_matches_an_independent_sklearn_pipeline():
     assert feats.config["scale"] == pytest.approx(np.linalg.norm(Z, axis=1).max())
 
 
+def test_large_pools_fit_the_svd_on_a_seeded_subsample():
+    """fit_size < texts: LSA basis fitted on a uniform subsample (drawn with seed), then every text projected."""
+    texts = [f"{POOL.prompts[n]}\n{r}" for n in range(POOL.n_prompts) for r in POOL.responses_of(n)]
+    H = HashingVectorizer(
+        n_features=2**10, token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), alternate_sign=False, norm=None
+    ).transform(texts)
+    T = TfidfTransformer(sublinear_tf=True).fit_transform(H).toarray()
+    rows = np.sort(np.random.default_rng(1).choice(len(texts), 20, replace=False))
+    cols = np.any(T[rows] != 0, axis=0)
+    svd = TruncatedSVD(4, random_state=1).fit(T[rows][:, cols])
+    Z = T[:, cols] @ svd.components_.T
+    emb = HashingEmbedder(dim=4, analyzer="word", n_features=2**10, seed=1, center=False, fit_size=20)
+    feats = emb.embed(POOL)
+    np.testing.assert_allclose(feats.X, Z / np.linalg.norm(Z, axis=1).max(), rtol=1e-9, atol=1e-12)
+    assert feats.config["fit_size"] == 20
+    # a fit_size at or above the pool's size is the plain fit on every text, bit for bit
+    full = HashingEmbedder(dim=4, analyzer="word", n_features=2**10, seed=1, center=False)
+    assert np.array_equal(full.embed(POOL).X, dataclasses.replace(full, fit_size=len(texts)).embed(POOL).X)
+
+
 def test_char_ngrams_tell_numbers_apart():
     pool = Pool.from_lists(["What is 20 + 22?"], [["42", "43"]])
     X = HashingEmbedder(dim=2).embed(pool).X
@@ -134,6 +155,7 @@ def test_rank_below_dim_pads_with_zero_columns():
         ({"n_features": 0}, "n_features"),
         ({"seed": -1}, "seed"),
         ({"char_ngram_range": 3}, "char_ngram_range"),
+        ({"fit_size": 0}, "fit_size"),
     ],
 )
 def test_bad_settings_name_the_parameter(kwargs, what):
