@@ -76,25 +76,8 @@ def timed(fn):
     return out, dt, m.mib
 
 
-def sklearn_hashing_pipeline(texts: list[str], dim: int, seed: int):
-    """The straightforward pipeline HashingEmbedder.embed_texts replaces: (counts, LSA coordinates)."""
-    import scipy.sparse as sp
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-    from threadpoolctl import threadpool_limits
-
-    kw = {"n_features": 2**18, "alternate_sign": False, "norm": None, "dtype": np.float64}
-    H = sp.hstack([
-        HashingVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), **kw).transform(texts),
-        HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), **kw).transform(texts),
-    ], format="csr")
-    T = TfidfTransformer(sublinear_tf=True).fit_transform(H)
-    T = T[:, np.unique(T.indices)]
-    with threadpool_limits(limits=1, user_api="blas"):
-        return H, TruncatedSVD(dim, algorithm="randomized", random_state=seed).fit_transform(T)
-
-
 def sklearn_counts(texts: list[str]):
+    """HashingVectorizer counts with the embedder's settings: (word 1-2-grams, char_wb 2-4-grams)."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
     kw = {"n_features": 2**18, "alternate_sign": False, "norm": None, "dtype": np.float64}
@@ -102,10 +85,30 @@ def sklearn_counts(texts: list[str]):
             HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), **kw).transform(texts))
 
 
-def hashing_at_scale(sizes: list[int], repeats: int, seed: int) -> list[dict]:
-    """texts/s of HashingEmbedder vs the scikit-learn pipeline at each size, plus their agreement."""
+def sklearn_hashing_pipeline(texts: list[str], dim: int, seed: int):
+    """The straightforward pipeline HashingEmbedder.embed_texts replaces: (counts, LSA coordinates)."""
+    import scipy.sparse as sp
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from threadpoolctl import threadpool_limits
+
+    H = sp.hstack(sklearn_counts(texts), format="csr")
+    T = TfidfTransformer(sublinear_tf=True).fit_transform(H)
+    T = T[:, np.unique(T.indices)]
+    with threadpool_limits(limits=1, user_api="blas"):
+        return H, TruncatedSVD(dim, algorithm="randomized", random_state=seed).fit_transform(T)
+
+
+def procrustes_residual(Z: np.ndarray, ref: np.ndarray) -> float:
+    """min over rotations R of ||Z R - ref|| / ||ref||: 0 when the two feature sets span the same frame."""
     from scipy.linalg import orthogonal_procrustes
 
+    R, _ = orthogonal_procrustes(Z, ref)
+    return float(np.linalg.norm(Z @ R - ref) / np.linalg.norm(ref))
+
+
+def hashing_at_scale(sizes: list[int], repeats: int, seed: int) -> list[dict]:
+    """texts/s of HashingEmbedder vs the scikit-learn pipeline at each size, plus their agreement."""
     from duelbandit.data.textpool import make_text_pool
     from duelbandit.embed import HashingEmbedder
     from duelbandit.embed.recipes import recipe_texts
@@ -130,12 +133,9 @@ def hashing_at_scale(sizes: list[int], repeats: int, seed: int) -> list[dict]:
         Hq = result["count_ours"]
         equal = bool(Hq.shape == H.shape and np.array_equal(Hq.indptr, H.indptr)
                      and np.array_equal(Hq.indices, H.indices) and np.array_equal(Hq.data, H.data))
-        Z = result["ours"]
-        R, _ = orthogonal_procrustes(Z, Zs)
-        resid = float(np.linalg.norm(Z @ R - Zs) / np.linalg.norm(Zs))
-        Zs1 = sklearn_hashing_pipeline(texts, 32, seed + 1)[1]  # the SVD's own spread: another seed
-        R, _ = orthogonal_procrustes(Zs1, Zs)
-        resid_seed = float(np.linalg.norm(Zs1 @ R - Zs) / np.linalg.norm(Zs))
+        resid = procrustes_residual(result["ours"], Zs)
+        # the randomized SVD's own spread: the same pipeline with another seed
+        resid_seed = procrustes_residual(sklearn_hashing_pipeline(texts, 32, seed + 1)[1], Zs)
         out.append({"n": n, "ours": n / best["ours"], "sklearn": n / best["sklearn"], "count_ours": best["count_ours"],
                     "count_sklearn": best["count_sklearn"], "equal": equal, "procrustes": resid, "procrustes_seed": resid_seed})
         print("hashing", out[-1], flush=True)

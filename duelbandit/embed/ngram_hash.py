@@ -63,8 +63,7 @@ def murmurhash3_32(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     active = np.flatnonzero(nblocks > 0)
     b = 0
     while active.size:
-        k = w[starts[active] + 4 * b] if active.size < len(starts) else w[starts + 4 * b]
-        k = _rotl(k * _C1, 15) * _C2
+        k = _rotl(w[starts[active] + 4 * b] * _C1, 15) * _C2
         h[active] = _rotl(h[active] ^ k, 13) * np.uint32(5) + np.uint32(0xE6546B64)
         b += 1
         active = active[nblocks[active] > b]
@@ -189,17 +188,19 @@ def hashed_ngram_counts(
     vectorised = analyzer == "char_wb" or token_pattern == _WORD
     blocks = []
     for chunk in _chunks(texts):
-        if not vectorised:
+        windows = None
+        if vectorised:
+            try:
+                if analyzer == "char_wb":
+                    windows = _char_wb_windows(chunk, lo, hi)
+                else:
+                    windows = _word_windows(chunk, lo, hi, token_pattern)
+            except UnicodeEncodeError:  # lone surrogates: let scikit-learn raise its own error
+                pass
+        if windows is None:
             blocks.append(_sklearn_counts(chunk, analyzer, ngram_range, n_features, token_pattern))
             continue
-        try:
-            if analyzer == "char_wb":
-                row, start, length, count, buf = _char_wb_windows(chunk, lo, hi)
-            else:
-                row, start, length, count, buf = _word_windows(chunk, lo, hi, token_pattern)
-        except UnicodeEncodeError:  # lone surrogates: let scikit-learn raise its own error
-            blocks.append(_sklearn_counts(chunk, analyzer, ngram_range, n_features, token_pattern))
-            continue
+        row, start, length, count, buf = windows
         col = _columns(murmurhash3_32(buf, start, length), n_features)
         indptr = np.zeros(len(chunk) + 1, dtype=np.int64)
         np.cumsum(np.bincount(row, minlength=len(chunk)), out=indptr[1:])

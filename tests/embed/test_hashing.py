@@ -79,13 +79,18 @@ def test_config_records_every_setting_and_reproduces():
     assert np.array_equal(HashingEmbedder.from_config(cfg).embed(POOL).X, feats.X)
 
 
-def test_matches_an_independent_sklearn_pipeline():
-    """Word analyzer, no centring: X = LSA(tf-idf(hash(prompt \\n response))) / max row norm (dense oracle)."""
+def _sklearn_tfidf() -> np.ndarray:
+    """Dense tf-idf of hash(prompt \\n response), word 1-2-grams in 2**10 buckets, built by scikit-learn alone."""
     texts = [f"{POOL.prompts[n]}\n{r}" for n in range(POOL.n_prompts) for r in POOL.responses_of(n)]
     H = HashingVectorizer(
         n_features=2**10, token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), alternate_sign=False, norm=None
     ).transform(texts)
-    T = TfidfTransformer(sublinear_tf=True).fit_transform(H).toarray()
+    return TfidfTransformer(sublinear_tf=True).fit_transform(H).toarray()
+
+
+def test_matches_an_independent_sklearn_pipeline():
+    """Word analyzer, no centring: X = LSA(tf-idf(hash(prompt \\n response))) / max row norm (dense oracle)."""
+    T = _sklearn_tfidf()
     T = T[:, np.any(T != 0, axis=0)]  # the recipe projects the non-empty hash columns
     Z = TruncatedSVD(4, random_state=1).fit_transform(T)
     expected = Z / np.linalg.norm(Z, axis=1).max()
@@ -96,12 +101,8 @@ def test_matches_an_independent_sklearn_pipeline():
 
 def test_large_pools_fit_the_svd_on_a_seeded_subsample():
     """fit_size < texts: LSA basis fitted on a uniform subsample (drawn with seed), then every text projected."""
-    texts = [f"{POOL.prompts[n]}\n{r}" for n in range(POOL.n_prompts) for r in POOL.responses_of(n)]
-    H = HashingVectorizer(
-        n_features=2**10, token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), alternate_sign=False, norm=None
-    ).transform(texts)
-    T = TfidfTransformer(sublinear_tf=True).fit_transform(H).toarray()
-    rows = np.sort(np.random.default_rng(1).choice(len(texts), 20, replace=False))
+    T = _sklearn_tfidf()
+    rows = np.sort(np.random.default_rng(1).choice(len(T), 20, replace=False))
     cols = np.any(T[rows] != 0, axis=0)
     svd = TruncatedSVD(4, random_state=1).fit(T[rows][:, cols])
     Z = T[:, cols] @ svd.components_.T
@@ -111,7 +112,7 @@ def test_large_pools_fit_the_svd_on_a_seeded_subsample():
     assert feats.config["fit_size"] == 20
     # a fit_size at or above the pool's size is the plain fit on every text, bit for bit
     full = HashingEmbedder(dim=4, analyzer="word", n_features=2**10, seed=1, center=False)
-    assert np.array_equal(full.embed(POOL).X, dataclasses.replace(full, fit_size=len(texts)).embed(POOL).X)
+    assert np.array_equal(full.embed(POOL).X, dataclasses.replace(full, fit_size=len(T)).embed(POOL).X)
 
 
 def test_char_ngrams_tell_numbers_apart():
