@@ -105,40 +105,26 @@ class HashingFeatureMap:
         self.embedder = embedder
 
     def fit(self, pool: object) -> HashingFeatureMap:
-        from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfTransformer
 
         emb = self.embedder
         if getattr(emb, "mode", None) != "joint":
             raise OnlineError(f"HashingFeatureMap: expected a HashingEmbedder with mode='joint', got {emb!r}")
         texts = [f"{pool.prompts[n]}\n{r}" for n, r in zip(pool.response_prompt, pool.responses)]
-        H = emb._hash(texts)  # the embedder's own hashing step (not re-implemented here)
+        H = emb._hash(texts)  # the embedder's own hashing and SVD steps (not re-implemented here)
         self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(H)
-        T = self.tfidf_.transform(H)
-        self.cols_ = np.unique(T.indices)
-        T = T[:, self.cols_]
-        self.k_ = min(emb.dim, T.shape[0])
-        self.svd_ = TruncatedSVD(n_components=self.k_, algorithm="randomized", random_state=emb.seed)
-        with threadpool_limits(limits=1, user_api="blas"):
-            Zk = self.svd_.fit_transform(T)
-        s = self.svd_.singular_values_
-        self.keep_ = s > s.max() * max(T.shape) * np.finfo(np.float64).eps
-        Z = self._pad(Zk)
+        got = emb.fit_lsa(self.tfidf_.transform(H), emb.dim)
+        if got is None:
+            raise OnlineError("HashingFeatureMap: every text of the pool is empty after hashing")
+        self.lsa_, Z = got
         self.mean_ = Z.mean(axis=0, keepdims=True) if emb.center else np.zeros((1, emb.dim))
         self.scale_ = float(np.linalg.norm(Z - self.mean_, axis=1).max())
         return self
 
-    def _pad(self, Zk: np.ndarray) -> np.ndarray:
-        Z = np.zeros((Zk.shape[0], self.embedder.dim))
-        Z[:, : self.k_] = np.where(self.keep_[None, :], Zk, 0.0)
-        return Z
-
     def transform(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """(n, d) features of new texts (n-grams unseen by the pool carry no weight)."""
         T = self.tfidf_.transform(self.embedder._hash([f"{x}\n{y}" for x, y in zip(prompts, responses)]))
-        with threadpool_limits(limits=1, user_api="blas"):
-            Zk = self.svd_.transform(T[:, self.cols_])
-        return (self._pad(Zk) - self.mean_) / self.scale_
+        return (self.lsa_.transform(T) - self.mean_) / self.scale_
 
 
 class TransformerFeatureMap:

@@ -7,8 +7,8 @@
 - sequential: ``apo``, ``apo_practical``, ``greedy_logdet``, ``min_margin`` (``entropy`` is its deprecated
   alias), ``certainty`` (:mod:`duelbandit.select.online`), ``maxinp``, ``colstim``
   (:mod:`duelbandit.select.dueling`) and ``dts`` (:mod:`duelbandit.select.dts`);
-- misspecification-robust: ``mixture``, ``bayes_d``, ``v_optimal``, ``two_phase`` and the default ``robust``
-  (:mod:`duelbandit.select.robust`; the check they use: :mod:`duelbandit.select.diagnose`);
+- misspecification-robust: ``mixture``, ``bayes_d``, ``v_optimal``, ``two_phase``, ``contenders`` and the
+  default ``robust`` (:mod:`duelbandit.select.robust`; the check they use: :mod:`duelbandit.select.diagnose`);
 - budget allocation over skill clusters by a trained RandQL agent: ``randql_allocator``
   (:mod:`duelbandit.select.allocator`, :mod:`duelbandit.select.allocation`).
 
@@ -35,6 +35,7 @@ from duelbandit.select.online import GreedyLogDetSelector as GreedyLogDetSelecto
 from duelbandit.select.online import MinMarginSelector as MinMarginSelector
 from duelbandit.select.online import PracticalAPOSelector as PracticalAPOSelector
 from duelbandit.select.robust import BayesDSelector as BayesDSelector
+from duelbandit.select.robust import ContendersSelector as ContendersSelector
 from duelbandit.select.robust import MixtureSelector as MixtureSelector
 from duelbandit.select.robust import RobustSelector as RobustSelector
 from duelbandit.select.robust import TwoPhaseSelector as TwoPhaseSelector
@@ -58,13 +59,14 @@ SELECTORS: dict[str, type] = {
     "bayes_d": BayesDSelector,
     "v_optimal": VOptimalSelector,
     "two_phase": TwoPhaseSelector,
+    "contenders": ContendersSelector,
     "robust": RobustSelector,
 }
 
 # selectors whose choice does not depend on labels (they ignore update())
 OFFLINE: frozenset[str] = frozenset({"uniform", "odpo", "mixture", "bayes_d", "v_optimal"})
 # adaptive selectors that plan over the whole collection: the loop passes them total=budget
-PLANNED: frozenset[str] = frozenset({"two_stage", "two_phase", "robust"})
+PLANNED: frozenset[str] = frozenset({"two_stage", "two_phase", "contenders", "robust"})
 
 
 def make_selector(name: str, **params) -> Selector:
@@ -85,6 +87,7 @@ __all__ = [
     "BayesDSelector",
     "CertaintySelector",
     "CoLSTIMSelector",
+    "ContendersSelector",
     "DTSSelector",
     "EntropySelector",
     "GreedyLogDetSelector",

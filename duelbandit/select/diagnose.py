@@ -156,18 +156,19 @@ def explain(diag: Diagnosis) -> str:
             f"(95% interval {diag.lo:+.4f} to {diag.hi:+.4f}).")
     if diag.verdict == "misspecified":
         tail = (" The reward is not linear in these features. Optimal designs (odpo) concentrate labels on a "
-                "few extreme pairs and can then do worse than uniform sampling; prefer `robust` (half uniform) "
-                "or `uniform`, or `two_phase` (it moves the rest of the budget to uniform on this evidence), "
-                "and consider richer features (a transformer embedding, more PCA dimensions).")
+                "few extreme pairs and can then do worse than uniform sampling; prefer `robust` (30% uniform, "
+                "35% on each prompt's top-two pair under the fit) or `uniform`, or `two_phase` (it moves "
+                "the rest of the budget to uniform on this evidence), and consider richer features (a "
+                "transformer embedding, more PCA dimensions).")
     elif diag.verdict == "linear fits":
         tail = (" No evidence of misspecification at this label count: the flexible model does no better "
                 "(it needs more labels than the linear one to show a non-linearity, so this is not proof of "
                 "linearity; the judge's own accuracy, e.g. the fraction of best responses found, is the other "
-                "check). If the reward is close to linear, `odpo` saves the most labels; `robust` keeps half "
-                "of them uniform as insurance.")
+                "check). If the reward is close to linear, `odpo` saves the most labels; `robust` keeps 30% "
+                "of them uniform and 35% on contender pairs as insurance.")
     else:
-        tail = (" The labels do not yet tell linear from non-linear; `robust` hedges (half design, half "
-                "uniform). More labels narrow the interval.")
+        tail = (" The labels do not yet tell linear from non-linear; `robust` hedges (35% design, 30% "
+                "uniform, 35% contender pairs). More labels narrow the interval.")
     return head + tail
 
 
@@ -181,8 +182,8 @@ def report_misspecification(state: SelectionState, labels: Labels | None, *, see
     except SelectorError:
         n = 0 if labels is None else len(labels)
         return (f"Misspecification check: {n} labels are too few to compare a linear reward model with a "
-                "flexible one (it needs at least 10 distinct labelled pairs); `robust` hedges (half design, "
-                "half uniform) meanwhile.")
+                "flexible one (it needs at least 10 distinct labelled pairs); `robust` hedges (35% design, "
+                "30% uniform, 35% contender pairs) meanwhile.")
 
 
 def explain_unlabelled(selector: str) -> str:
@@ -190,9 +191,11 @@ def explain_unlabelled(selector: str) -> str:
     what = {
         "odpo": "odpo puts the labels on a few extreme pairs: best when the reward is linear in the features, "
                 "and it can lose to uniform sampling when it is not",
-        "robust": "robust puts half the labels on uniform pairs and half on the design (odpo first, then, "
-                  "once labels come back in rounds, the design at the fitted model): it keeps most of the "
-                  "design's gain when the reward is linear in the features and loses little when it is not",
+        "robust": "robust puts 30% of the labels on uniform pairs, 35% on the design (odpo first, then, once "
+                  "labels come back in rounds, the design at the fitted model) and 35% on each prompt's two "
+                  "leading responses under the fit (uniform pairs until there is one): it keeps most of "
+                  "the design's gain when the reward is linear in the features and gains over uniform when "
+                  "it is not",
     }.get(selector, f"{selector} does not adapt to misspecification")
     return (f"Misspecification check: no labels are in hand yet, so there is no estimate; {what}. "
             "`duelbandit collect` prints the held-out test of linear vs flexible reward models on its labels.")

@@ -134,6 +134,11 @@ class TwoStageSelector:
         """Labels of the plan before stage 2 needs any: the odpo stage."""
         return max(1, math.ceil(self.fraction * total))
 
+    def rounds(self, total: int) -> list[int]:
+        """Round sizes of the plan: the odpo stage, then stage 2 at its fit."""
+        n1 = min(self.first_round(total), total)
+        return [n for n in (n1, total - n1) if n]
+
     def update(self, batch: Batch, labels: object) -> None:
         """Keep the labels for the stage-2 fit (used when ``state.labels`` is not given)."""
         self._received.append(labels)

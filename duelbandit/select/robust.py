@@ -17,9 +17,11 @@ of design") shows minimax-robust designs must keep mass spread over the design s
 - ``two_phase``: spend a pilot share uniformly, test linear against flexible on held-out labels
   (:mod:`duelbandit.select.diagnose`), then give the rest to the design when the linear model holds and
   to uniform when it is rejected (an adaptive mixture weight).
+- ``contenders``: a uniform share, then the prompts' top-two pairs under the fit, spread by their local
+  D-optimal design (:mod:`duelbandit.select.contenders`): the comparisons the greedy policy is about to make.
 - ``robust``: the default of the CLI, chosen by the regime map (benchmarks/bench_misspecification.py,
-  docs/concepts/robust-selection.md): half the labels uniform, the other half a two-stage local design
-  (odpo, then the locally D-optimal design at the fitted theta_hat).
+  docs/concepts/robust-selection.md): 30% of the labels uniform, 35% a two-stage local design (odpo, then
+  the locally D-optimal design at the fitted theta_hat), 35% contenders at the fit of all labels before.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from duelbandit.errors import SelectorError
 from duelbandit.reward import sigmoid_prime
 from duelbandit.rng import as_generator, seed_of
 from duelbandit.select.base import Batch, SelectionState
+from duelbandit.select.contenders import contender_batch
 from duelbandit.select.diagnose import misspecification
 from duelbandit.select.local import interleaved
 from duelbandit.select.model import fit_theta, labels_in_use
@@ -283,63 +286,151 @@ class TwoPhaseSelector:
         """Labels of the plan before the test needs any: the pilot."""
         return math.ceil(_check_share("pilot", self.pilot) * total)
 
+    def rounds(self, total: int) -> list[int]:
+        """Round sizes of the plan: the pilot, then the rest with the test's verdict."""
+        n1 = min(self.first_round(total), total)
+        return [n for n in (n1, total - n1) if n]
+
     def update(self, batch: Batch, labels: object) -> None:
         """Keep the labels for the test (used when ``state.labels`` is not given)."""
         self._received.append(labels)
 
 
 @dataclass
-class RobustSelector:
-    """The safe default (``robust``): a uniform share of the budget, and a two-stage *local* design on the
-    rest: odpo on a ``fraction`` of it, then the D-optimal design of b~ = sqrt(sigma'(<theta_hat, b>)) b, the
-    Fisher information of the logistic model at the fit theta_hat (the locally D-optimal design, Chernoff
-    1953; the ``two_stage`` selector's second stage).
+class ContendersSelector:
+    """Uniform, then contenders: round(weight T) uniform labels, the rest on the prompts' top-two pairs under
+    the BT fit of every label so far, spread by the locally D-optimal design of those pairs
+    (:func:`duelbandit.select.contenders.contender_batch`). Before there are labels every response ties, and
+    the contender part is uniform too.
 
-    The plan over the whole collection (``total`` labels) is positional: labels [0, n_u) uniform with
-    n_u = round(weight total), then n_1 = ceil(fraction (total - n_u)) on odpo's rounded design (handed out
-    in a fixed interleaved order, so rounds add up to one rounding), then the rest on the local design at
-    theta_hat fitted on every label so far, rounded afresh for each call's share (a sequential local design:
-    theta_hat improves between rounds). A call takes the plan's next ``budget`` entries after the labels seen,
-    so it is stateless and replays exactly. In one call without labels theta_hat = 0, the local design is
-    odpo's and the batch is the half-uniform mixture on odpo.
+    Args:
+        weight: uniform share of the total budget, in [0, 1] (1: uniform).
+        total: the total budget over all rounds (None: labels seen + this call's budget).
+    """
+
+    weight: float = 0.5
+    total: int | None = None
+    name: str = "contenders"
+    _received: list = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
+        m = check_budget(budget)
+        gen = as_generator(rng)
+        labels = labels_in_use(state, self._received)
+        n0 = 0 if labels is None else len(labels)
+        total = _total(self.total, n0, m)
+        n_u = int(round(_check_share("weight", self.weight) * total))
+        k_u = max(0, min(n0 + m, n_u) - n0)
+        parts = [UniformSelector().select(state, k_u, gen)] if k_u else []
+        info: dict = {"uniform_labels": k_u, "contender_labels": m - k_u, "total": total}
+        if m - k_u:
+            parts.append(_contenders(state, labels, m - k_u, gen, info))
+        return _merge(parts, self.name, {"weight": self.weight, "total": self.total}, seed_of(rng), info)
+
+    def rounds(self, total: int) -> list[int]:
+        """Round sizes the plan needs: the uniform share, then the contenders at its fit."""
+        n_u = int(round(_check_share("weight", self.weight) * total))
+        return [n for n in (n_u, total - n_u) if n]
+
+    def first_round(self, total: int) -> int:
+        """Labels of the plan before the contenders need any: the uniform share."""
+        return self.rounds(total)[0]
+
+    def update(self, batch: Batch, labels: object) -> None:
+        """Keep the labels for the fit (used when ``state.labels`` is not given)."""
+        self._received.append(labels)
+
+
+def _total(total: int | None, n0: int, m: int) -> int:
+    out = n0 + m if total is None else int(total)
+    if n0 + m > out:
+        raise SelectorError(f"budget: {n0} labels seen + {m} asked exceeds total={out}")
+    return out
+
+
+def _contenders(state: SelectionState, labels, k: int, gen: np.random.Generator, info: dict,
+                eps: float = 1e-3, method: str = "auto") -> Batch:
+    """k contender labels at the fit of ``labels``; uniform when there are none (every response ties)."""
+    if labels is None or len(labels) == 0:
+        return UniformSelector().select(state, k, gen)
+    theta = fit_theta(state, labels, _differences(state))
+    info["theta_norm"] = float(np.linalg.norm(theta))
+    return contender_batch(state, theta, k, gen, eps=eps, method=method)
+
+
+@dataclass
+class RobustSelector:
+    """The safe default (``robust``): a uniform share, a two-stage *local* design, and contenders.
+
+    The plan over the whole collection (``total`` labels) is positional, in four segments:
+
+    1. [0, n_u), n_u = round(weight total): uniform;
+    2. n_1 = ceil(fraction D) labels of odpo's rounded design, D = total - n_u - n_c the design part (handed
+       out in a fixed interleaved order, so rounds add up to one rounding);
+    3. the other D - n_1 on the locally D-optimal design of b~ = sqrt(sigma'(<theta_hat, b>)) b, the Fisher
+       information of the logistic model at the fit theta_hat of every label so far (Chernoff 1953; the
+       ``two_stage`` selector's second stage), rounded afresh for each call's share;
+    4. the last n_c = round(contenders total) on the prompts' top-two pairs under theta_hat, the comparisons
+       the greedy policy is about to make, spread by the locally D-optimal design of those pairs
+       (:mod:`duelbandit.select.contenders`).
+
+    A call takes the plan's next ``budget`` entries after the labels seen, so it is stateless and replays
+    exactly; :meth:`rounds` gives the round sizes at which each adaptive segment has the labels it fits on.
+    In one call without labels theta_hat = 0: the local design is odpo's and the contenders are uniform.
 
     Chosen by the regime map (benchmarks/results/bench_misspecification.md): the local design removes the
     failure of odpo at low label noise (its extreme pairs get near-certain labels, which carry no logistic
-    information), and the uniform half keeps it level with uniform on the misspecified text pool.
-    docs/concepts/robust-selection.md says what it does and does not achieve.
+    information) and gives the gains on well-specified pools; the contenders gain where the reward is not
+    linear (the text pool, rho > 0), where a design's extrapolation from extreme pairs loses; the uniform
+    share anchors the fit at uniform's least-false parameter. docs/concepts/robust-selection.md says what it
+    does and does not achieve.
 
     Args:
         weight: uniform share of the total budget, in [0, 1] (1: uniform).
         fraction: share of the design part spent on odpo before the local design, in (0, 1].
+        contenders: share of the total budget spent on contenders, in [0, 1 - weight] (0: no contenders).
         total: the total budget over all rounds (None: labels seen + this call's budget).
         eps, method: the design solver's, as for odpo.
     """
 
-    weight: float = 0.5
+    weight: float = 0.3
     fraction: float = 0.3
+    contenders: float = 0.35
     total: int | None = None
     eps: float = 1e-3
     method: str = "auto"
     name: str = "robust"
     _received: list = field(default_factory=list, init=False, repr=False, compare=False)
 
+    def _plan(self, total: int) -> tuple[int, int, int, int]:
+        """(n_u, n_1, n_2, n_c): uniform, odpo pilot, local design and contender labels of a plan of
+        ``total`` labels."""
+        w = _check_share("weight", self.weight)
+        c = _check_share("contenders", self.contenders)
+        if w + c > 1 + 1e-12:
+            raise SelectorError(
+                f"weight + contenders: expected at most 1, got {self.weight!r} + {self.contenders!r}")
+        f = self.fraction
+        if isinstance(f, bool) or not (isinstance(f, (int, float)) and 0 < f <= 1):
+            raise SelectorError(f"fraction: expected a share of the budget in (0, 1], got {self.fraction!r}")
+        n_u = int(round(w * total))
+        n_c = min(int(round(c * total)), total - n_u)
+        D = total - n_u - n_c
+        n_1 = math.ceil(self.fraction * D) if D > 0 else 0
+        return n_u, n_1, D - n_1, n_c
+
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
         m = check_budget(budget)
-        w = _check_share("weight", self.weight)
-        if not (isinstance(self.fraction, (int, float)) and 0 < self.fraction <= 1):
-            raise SelectorError(f"fraction: expected a share of the budget in (0, 1], got {self.fraction!r}")
         gen = as_generator(rng)
         labels = labels_in_use(state, self._received)
         n0 = 0 if labels is None else len(labels)
-        total = n0 + m if self.total is None else int(self.total)
-        if n0 + m > total:
-            raise SelectorError(f"budget: {n0} labels seen + {m} asked exceeds total={total}")
-        n_u = int(round(w * total))
-        n_1 = math.ceil(self.fraction * (total - n_u)) if total > n_u else 0
-        # this call's share of each segment of the plan [0, n_u) [n_u, n_u + n_1) [n_u + n_1, total)
-        k_u, k_1 = (max(0, min(n0 + m, hi) - max(n0, lo)) for lo, hi in ((0, n_u), (n_u, n_u + n_1)))
-        k_2 = m - k_u - k_1
-        parts, info = [], {"uniform_labels": k_u, "odpo_labels": k_1, "local_labels": k_2, "total": total}
+        total = _total(self.total, n0, m)
+        n_u, n_1, n_2, n_c = self._plan(total)
+        # this call's share [n0, n0 + m) of each segment of the plan
+        edges = np.cumsum([0, n_u, n_1, n_2, n_c])
+        k_u, k_1, k_2, k_c = (max(0, min(n0 + m, hi) - max(n0, lo)) for lo, hi in zip(edges[:-1], edges[1:]))
+        parts, info = [], {"uniform_labels": k_u, "odpo_labels": k_1, "local_labels": k_2,
+                           "contender_labels": k_c, "total": total}
         if k_u:
             parts.append(UniformSelector().select(state, k_u, gen))
         B = _differences(state) if k_1 or k_2 else None
@@ -358,15 +449,23 @@ class RobustSelector:
             info["theta_norm"] = float(np.linalg.norm(theta))
             info["local_certificate"] = local.certificate.as_dict()
             info.setdefault("certificate", info["local_certificate"])
-        params = {"weight": self.weight, "fraction": self.fraction, "total": self.total, "eps": self.eps,
-                  "method": self.method}
+        if k_c:
+            parts.append(_contenders(state, labels, k_c, gen, info, self.eps, self.method))
+        params = {"weight": self.weight, "fraction": self.fraction, "contenders": self.contenders,
+                  "total": self.total, "eps": self.eps, "method": self.method}
         return _merge(parts, self.name, params, seed_of(rng), info)
+
+    def rounds(self, total: int) -> list[int]:
+        """Round sizes at which every adaptive segment has the labels before it: uniform + odpo pilot, the
+        local design, the contenders (empty segments dropped)."""
+        n_u, n_1, n_2, n_c = self._plan(total)
+        return [n for n in (n_u + n_1, n_2, n_c) if n]
 
     def first_round(self, total: int) -> int:
         """Labels of the plan before the local design needs any: the uniform share and the odpo pilot."""
-        n_u = int(round(_check_share("weight", self.weight) * total))
-        return n_u + (math.ceil(self.fraction * (total - n_u)) if total > n_u else 0)
+        return self.rounds(total)[0]
 
     def update(self, batch: Batch, labels: object) -> None:
-        """Keep the labels for the local design (used when ``state.labels`` is not given)."""
+        """Keep the labels for the local design and the contenders (used when ``state.labels`` is not
+        given)."""
         self._received.append(labels)

@@ -44,28 +44,26 @@ def run_once(
 ) -> RunResult:
     """Spend ``budget`` labels with ``selector``, fit BT (lambda = state.lam), score the greedy policy.
 
-    A selector that plans over the collection (``first_round``: two_stage, two_phase, robust) runs in the two
-    rounds its plan needs, on a fresh copy with ``total = budget``: the labels before its adaptive part,
-    then the rest with those labels in hand (in one call it would have none to adapt to)."""
+    A selector that plans over the collection (``rounds``: two_stage, two_phase, contenders, robust) runs in
+    the rounds its plan needs, on a fresh copy with ``total = budget``, each round with every label before it
+    in hand (in one call it would have none to adapt to)."""
     gen = np.random.default_rng(seed)
-    t0 = time.perf_counter()
-    if hasattr(selector, "first_round") and 0 < selector.first_round(budget) < budget:
+    sizes = selector.rounds(budget) if hasattr(selector, "rounds") else [budget]
+    if len(sizes) > 1:
         selector = dataclasses.replace(selector, total=int(budget))
-        n1 = selector.first_round(budget)
-        first = selector.select(state, n1, gen)
-        seconds = time.perf_counter() - t0
-        got = annotator.label(first)
-        selector.update(first, got)
+    seconds, got, infos = 0.0, [], {}
+    for size in sizes:
+        seen = Labels.concat(got) if got else None
         t0 = time.perf_counter()
-        batch = selector.select(SelectionState(state.pool, state.features, labels=got, lam=state.lam),
-                                budget - n1, gen)
+        batch = selector.select(SelectionState(state.pool, state.features, labels=seen, lam=state.lam)
+                                if seen is not None else state, size, gen)
         seconds += time.perf_counter() - t0
-        labels = Labels.concat([got, annotator.label(batch)])
-        batch = dataclasses.replace(batch, info={**batch.info, **first.info})  # the pilot's design certificate
-    else:
-        batch = selector.select(state, budget, gen)
-        seconds = time.perf_counter() - t0
-        labels = annotator.label(batch)
+        got.append(annotator.label(batch))
+        if len(sizes) > 1:  # the fresh copy only: the caller's selector stays untouched
+            selector.update(batch, got[-1])
+        infos = {**batch.info, **infos}  # the first round's design certificate wins: the pilot's
+    labels = Labels.concat(got) if len(got) > 1 else got[0]
+    batch = dataclasses.replace(batch, info=infos)
     B = state.candidates.differences(state.features.X, labels.pairs)
     model = BradleyTerry(lam=state.lam).fit(B, labels.y)
     chosen = greedy_policy(model.coef_, state.features.X, state.pool)

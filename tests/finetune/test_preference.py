@@ -24,8 +24,9 @@ def pool():
     return load_bundled_pool()
 
 
-def test_hashing_feature_map_reproduces_the_embedder_on_the_pool(pool):
-    emb = HashingEmbedder(dim=16, seed=0)
+@pytest.mark.parametrize("fit_size", [10_000, 500])  # 500 < the pool's 1,824 texts: the subsample fit
+def test_hashing_feature_map_reproduces_the_embedder_on_the_pool(pool, fit_size):
+    emb = HashingEmbedder(dim=16, seed=0, fit_size=fit_size)
     X = emb.embed(pool).X
     fm = HashingFeatureMap(emb).fit(pool)
     got = fm.transform([pool.prompts[n] for n in pool.response_prompt], list(pool.responses))

@@ -1,4 +1,5 @@
-"""Robust selectors: exact budgets, reproducibility, their limits (odpo / uniform) and the two-phase switch."""
+"""Robust selectors: exact budgets, reproducibility, their limits (odpo / uniform), the two-phase switch and
+the robust plan's rounds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from duelbandit.annotate import JudgeAnnotator
 from duelbandit.errors import SelectorError
 from duelbandit.select import (
     SELECTORS,
+    ContendersSelector,
     MixtureSelector,
     ODPOSelector,
     SelectionState,
@@ -21,7 +23,7 @@ from duelbandit.select import (
 from duelbandit.select.robust import BayesDSelector, VOptimalSelector
 from tests.conftest import random_pool
 
-ROBUST = ["mixture", "bayes_d", "v_optimal", "two_phase", "robust"]
+ROBUST = ["mixture", "bayes_d", "v_optimal", "two_phase", "contenders", "robust"]
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +136,11 @@ def test_two_phase_without_labels_hedges(pool_state):
 
 
 def test_robust_plan_in_one_call(pool_state):
-    """Half uniform, then odpo on 30% of the design half, then the local design (theta_hat = 0 without
-    labels: odpo's design again); the three shares add up to the budget."""
+    """30% uniform, 35% design (odpo on 30% of it, then the local design: theta_hat = 0 without labels, so
+    odpo's design again), 35% contenders (uniform without labels); the four shares add up to the budget."""
     a = make_selector("robust").select(pool_state, 90, np.random.default_rng(8))
-    assert (a.info["uniform_labels"], a.info["odpo_labels"], a.info["local_labels"]) == (45, 14, 31)
+    got = tuple(a.info[k] for k in ("uniform_labels", "odpo_labels", "local_labels", "contender_labels"))
+    assert got == (27, 10, 22, 31) and sum(got) == 90
     assert a.selector == "robust" and a.info["theta_norm"] == 0.0
 
 
@@ -147,10 +150,48 @@ def test_robust_limits_are_uniform_and_odpo(T, pool_state):
 
     uni = UniformSelector().select(pool_state, T, np.random.default_rng(2))
     odpo = ODPOSelector().select(pool_state, T, np.random.default_rng(2))
-    r1 = RobustSelector(weight=1.0).select(pool_state, T, np.random.default_rng(2))
-    r0 = RobustSelector(weight=0.0, fraction=1.0).select(pool_state, T, np.random.default_rng(2))
+    r1 = RobustSelector(weight=1.0, contenders=0.0).select(pool_state, T, np.random.default_rng(2))
+    r0 = RobustSelector(weight=0.0, fraction=1.0, contenders=0.0).select(pool_state, T, np.random.default_rng(2))
     assert np.array_equal(np.sort(r1.expanded()), np.sort(uni.expanded()))
     assert np.array_equal(np.sort(r0.expanded()), np.sort(odpo.expanded()))
+    c1 = ContendersSelector(weight=1.0).select(pool_state, T, np.random.default_rng(2))
+    assert np.array_equal(np.sort(c1.expanded()), np.sort(uni.expanded()))
+
+
+@pytest.mark.parametrize("kwargs,what", [({"contenders": -0.1}, "contenders"), ({"contenders": "x"}, "contenders"),
+                                         ({"weight": 0.7, "contenders": 0.4}, "weight \\+ contenders"),
+                                         ({"fraction": 0.0}, "fraction")])
+def test_robust_refuses_bad_shares(kwargs, what, pool_state):
+    from duelbandit.select.robust import RobustSelector
+
+    with pytest.raises(SelectorError, match=what):
+        RobustSelector(**kwargs).select(pool_state, 10, 0)
+
+
+def test_robust_rounds_cover_the_plan_and_each_segment_fits_on_the_labels_before_it():
+    """rounds(T) = [uniform + odpo pilot, local design, contenders]; run round by round, each call spends
+    exactly its segment, and the contender round labels the top-two pairs of the fit of every label before."""
+    from duelbandit.reward import BradleyTerry
+    from duelbandit.select.contenders import top_two_pairs
+    from duelbandit.select.robust import RobustSelector
+
+    pool, feats = random_pool(60, (3, 5), 4, seed=3)
+    state = SelectionState(pool, feats)
+    B = state.candidates.differences(feats.X)
+    rewards = feats.X @ np.array([3.0, -1.0, 0.5, 2.0])
+    sel = RobustSelector(total=400)
+    assert sel.rounds(400) == [120 + 42, 98, 140]
+    gen, ann, got = np.random.default_rng(5), JudgeAnnotator(rewards, pool, rng=1), []
+    segments = (("uniform_labels", "odpo_labels"), ("local_labels",), ("contender_labels",))
+    for size, parts in zip(sel.rounds(400), segments):
+        seen = None if not got else type(got[0]).concat(got)
+        batch = sel.select(SelectionState(pool, feats, labels=seen), size, gen)
+        assert sum(batch.info[p] for p in parts) == size == int(batch.counts.sum())
+        got.append(ann.label(batch))
+    seen = type(got[0]).concat(got[:2])
+    theta = BradleyTerry(lam=state.lam).fit(B[seen.pairs], seen.y).coef_
+    top = top_two_pairs(pool, feats.X @ theta, np.zeros(pool.n_responses))
+    assert set(np.unique(got[2].pairs)) <= set(top)
 
 
 def test_robust_local_stage_moves_labels_to_informative_pairs():
@@ -165,7 +206,7 @@ def test_robust_local_stage_moves_labels_to_informative_pairs():
     B = state.candidates.differences(feats.X)
     theta_star = 12.0 * np.array([1.0, -0.5, 0.3, 0.8]) / np.linalg.norm([1.0, -0.5, 0.3, 0.8])
     rewards = feats.X @ theta_star
-    sel = RobustSelector(total=400)
+    sel = RobustSelector(total=400, weight=0.5, contenders=0.0)  # uniform half + the two-stage local design
     gen = np.random.default_rng(5)
     first = sel.select(state, 260, gen)  # 200 uniform + ceil(0.3 x 200) odpo = the labels before the local stage
     assert (first.info["uniform_labels"], first.info["odpo_labels"], first.info["local_labels"]) == (200, 60, 0)

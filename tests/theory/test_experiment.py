@@ -1,4 +1,4 @@
-"""run_once: a selector that plans over the collection runs in the two rounds its plan needs."""
+"""run_once: a selector that plans over the collection runs in the rounds its plan needs."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ class _Recorder:
         return self.inner.label(batch)
 
 
-def test_planned_selector_runs_in_two_rounds_and_one_shot_selectors_in_one():
+def test_planned_selector_runs_in_its_rounds_and_one_shot_selectors_in_one():
     pool, feats = random_pool(40, (3, 4), 4, seed=1)
     state = SelectionState(pool, feats)
     rewards = feats.X @ np.array([3.0, -1.0, 0.5, 2.0])
     rec = _Recorder(JudgeAnnotator(rewards, pool, rng=0))
     sel = RobustSelector()
     r = run_once(state, sel, rec, 200, 0, rewards)
-    assert rec.sizes == [sel.first_round(200), 200 - sel.first_round(200)] == [130, 70]
+    assert rec.sizes == sel.rounds(200) == [60 + 21, 49, 70]  # uniform + odpo pilot, local design, contenders
     assert r.budget == 200 and sel.total is None and not sel._received  # the caller's selector is untouched
     rec.sizes.clear()
     run_once(state, ODPOSelector(), rec, 200, 0, rewards)
