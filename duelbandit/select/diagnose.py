@@ -196,6 +196,9 @@ def explain_unlabelled(selector: str) -> str:
                   "leading responses under the fit (uniform pairs until there is one): it keeps most of "
                   "the design's gain when the reward is linear in the features and gains over uniform when "
                   "it is not",
+        "contenders": "contenders puts half the labels on uniform pairs and, once labels come back in rounds, "
+                      "the rest on each prompt's two leading responses under the fitted model (in one call "
+                      "without labels, all of them are uniform)",
     }.get(selector, f"{selector} does not adapt to misspecification")
     return (f"Misspecification check: no labels are in hand yet, so there is no estimate; {what}. "
             "`duelbandit collect` prints the held-out test of linear vs flexible reward models on its labels.")

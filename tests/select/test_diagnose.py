@@ -61,3 +61,12 @@ def test_too_few_pairs_is_refused():
     state, labels = labelled(lambda X: X[:, 0], n_labels=6)
     with pytest.raises(SelectorError, match="distinct labelled pairs"):
         misspecification(state, labels)
+
+
+def test_unlabelled_paragraph_names_what_each_selector_does():
+    from duelbandit.select.diagnose import explain_unlabelled
+
+    assert "two leading responses" in explain_unlabelled("contenders")
+    assert "35% on the design" in explain_unlabelled("robust")
+    assert "extreme pairs" in explain_unlabelled("odpo")
+    assert "does not adapt" in explain_unlabelled("uniform")
