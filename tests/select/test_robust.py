@@ -21,6 +21,7 @@ from duelbandit.select import (
     make_selector,
 )
 from duelbandit.select.robust import BayesDSelector, VOptimalSelector
+from duelbandit.types import Labels
 from tests.conftest import random_pool
 
 ROBUST = ["mixture", "bayes_d", "v_optimal", "two_phase", "contenders", "robust"]
@@ -184,11 +185,11 @@ def test_robust_rounds_cover_the_plan_and_each_segment_fits_on_the_labels_before
     gen, ann, got = np.random.default_rng(5), JudgeAnnotator(rewards, pool, rng=1), []
     segments = (("uniform_labels", "odpo_labels"), ("local_labels",), ("contender_labels",))
     for size, parts in zip(sel.rounds(400), segments):
-        seen = None if not got else type(got[0]).concat(got)
+        seen = Labels.concat(got) if got else None
         batch = sel.select(SelectionState(pool, feats, labels=seen), size, gen)
         assert sum(batch.info[p] for p in parts) == size == int(batch.counts.sum())
         got.append(ann.label(batch))
-    seen = type(got[0]).concat(got[:2])
+    seen = Labels.concat(got[:2])
     theta = BradleyTerry(lam=state.lam).fit(B[seen.pairs], seen.y).coef_
     top = top_two_pairs(pool, feats.X @ theta, np.zeros(pool.n_responses))
     assert set(np.unique(got[2].pairs)) <= set(top)
