@@ -32,7 +32,7 @@ from duelbandit.errors import SelectorError
 from duelbandit.reward import sigmoid_prime
 from duelbandit.rng import as_generator, seed_of
 from duelbandit.select.base import Batch, SelectionState
-from duelbandit.select.model import fit_theta, labels_in_use, pooled
+from duelbandit.select.model import fit_theta, planned_call, pooled
 from duelbandit.select.offline import ODPOSelector, check_budget
 
 
@@ -78,11 +78,7 @@ class TwoStageSelector:
         gen = as_generator(rng)
         if not (isinstance(self.fraction, (int, float)) and 0 < self.fraction <= 1):
             raise SelectorError(f"fraction: expected a share of the budget in (0, 1], got {self.fraction!r}")
-        labels = labels_in_use(state, self._received)
-        n0 = 0 if labels is None else len(labels)
-        total = n0 + m if self.total is None else int(self.total)
-        if n0 + m > total:
-            raise SelectorError(f"budget: {n0} labels seen + {m} asked exceeds total={total}")
+        labels, n0, total = planned_call(state, self._received, self.total, m)
         n1 = max(1, math.ceil(self.fraction * total))
         B = state.candidates.differences(state.features.X).astype(np.float64, copy=False)
         L = B.shape[0]

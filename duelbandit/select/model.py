@@ -42,6 +42,26 @@ def labels_in_use(state: SelectionState, received: list[Labels]) -> Labels | Non
     return labels if len(labels) else None
 
 
+def planned_call(
+    state: SelectionState, received: list[Labels], total: int | None, budget: int
+) -> tuple[Labels | None, int, int]:
+    """(labels in use, their count n0, the plan's total) for a selector that plans over the collection:
+    ``total`` None means labels seen + this call's budget; a call past the plan's end is refused."""
+    labels = labels_in_use(state, received)
+    n0 = 0 if labels is None else len(labels)
+    out = n0 + budget if total is None else int(total)
+    if n0 + budget > out:
+        raise SelectorError(f"budget: {n0} labels seen + {budget} asked exceeds total={out}")
+    return labels, n0, out
+
+
+def segment_shares(n0: int, budget: int, sizes: list[int]) -> list[int]:
+    """How many of this call's plan positions [n0, n0 + budget) fall in each consecutive segment of the plan
+    (segment sizes ``sizes``, in order)."""
+    edges = np.cumsum([0, *sizes])
+    return [max(0, min(n0 + budget, hi) - max(n0, lo)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
 def pooled(labels: Labels | None, L: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distinct labelled pairs u, repeats n_u, mean label y_u), sorted by pair index."""
     if labels is None or len(labels) == 0:

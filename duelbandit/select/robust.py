@@ -43,7 +43,8 @@ from duelbandit.select.base import Batch, SelectionState
 from duelbandit.select.contenders import contender_batch
 from duelbandit.select.diagnose import misspecification
 from duelbandit.select.local import interleaved
-from duelbandit.select.model import fit_theta, labels_in_use
+from duelbandit.select.model import differences as _differences
+from duelbandit.select.model import fit_theta, planned_call, segment_shares
 from duelbandit.select.offline import ODPOSelector, UniformSelector, check_budget
 
 _CACHE: OrderedDict = OrderedDict()
@@ -63,10 +64,6 @@ def _cached(key: tuple, make):
 
 def _digest(B: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(B).tobytes(), digest_size=16).digest()
-
-
-def _differences(state: SelectionState) -> np.ndarray:
-    return state.candidates.differences(state.features.X).astype(np.float64, copy=False)
 
 
 def _check_share(name: str, v: object) -> float:
@@ -256,11 +253,7 @@ class TwoPhaseSelector:
         shares = [_check_share(n, getattr(self, n)) for n in
                   ("weight_linear", "weight_misspecified", "weight_unknown")]
         gen = as_generator(rng)
-        labels = labels_in_use(state, self._received)
-        n0 = 0 if labels is None else len(labels)
-        total = n0 + m if self.total is None else int(self.total)
-        if n0 + m > total:
-            raise SelectorError(f"budget: {n0} labels seen + {m} asked exceeds total={total}")
+        labels, n0, total = planned_call(state, self._received, self.total, m)
         k1 = min(m, max(0, math.ceil(pilot * total) - n0))
         parts = [UniformSelector().select(state, k1, gen)] if k1 else []
         info: dict = {"pilot_labels": int(k1), "total": total}
@@ -316,15 +309,14 @@ class ContendersSelector:
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
         m = check_budget(budget)
         gen = as_generator(rng)
-        labels = labels_in_use(state, self._received)
-        n0 = 0 if labels is None else len(labels)
-        total = _total(self.total, n0, m)
+        labels, n0, total = planned_call(state, self._received, self.total, m)
         n_u = int(round(_check_share("weight", self.weight) * total))
-        k_u = max(0, min(n0 + m, n_u) - n0)
+        k_u, k_c = segment_shares(n0, m, [n_u, total - n_u])
         parts = [UniformSelector().select(state, k_u, gen)] if k_u else []
-        info: dict = {"uniform_labels": k_u, "contender_labels": m - k_u, "total": total}
-        if m - k_u:
-            parts.append(_contenders(state, labels, m - k_u, gen, info))
+        info: dict = {"uniform_labels": k_u, "contender_labels": k_c, "total": total}
+        if k_c:
+            theta = None if labels is None else fit_theta(state, labels, _differences(state))
+            parts.append(_contenders(state, theta, k_c, gen, info))
         return _merge(parts, self.name, {"weight": self.weight, "total": self.total}, seed_of(rng), info)
 
     def rounds(self, total: int) -> list[int]:
@@ -341,19 +333,11 @@ class ContendersSelector:
         self._received.append(labels)
 
 
-def _total(total: int | None, n0: int, m: int) -> int:
-    out = n0 + m if total is None else int(total)
-    if n0 + m > out:
-        raise SelectorError(f"budget: {n0} labels seen + {m} asked exceeds total={out}")
-    return out
-
-
-def _contenders(state: SelectionState, labels, k: int, gen: np.random.Generator, info: dict,
+def _contenders(state: SelectionState, theta: np.ndarray | None, k: int, gen: np.random.Generator, info: dict,
                 eps: float = 1e-3, method: str = "auto") -> Batch:
-    """k contender labels at the fit of ``labels``; uniform when there are none (every response ties)."""
-    if labels is None or len(labels) == 0:
+    """k contender labels at the fit ``theta``; uniform when there is no fit yet (every response ties)."""
+    if theta is None:
         return UniformSelector().select(state, k, gen)
-    theta = fit_theta(state, labels, _differences(state))
     info["theta_norm"] = float(np.linalg.norm(theta))
     return contender_batch(state, theta, k, gen, eps=eps, method=method)
 
@@ -422,18 +406,17 @@ class RobustSelector:
     def select(self, state: SelectionState, budget: int, rng: np.random.Generator | int) -> Batch:
         m = check_budget(budget)
         gen = as_generator(rng)
-        labels = labels_in_use(state, self._received)
-        n0 = 0 if labels is None else len(labels)
-        total = _total(self.total, n0, m)
+        labels, n0, total = planned_call(state, self._received, self.total, m)
         n_u, n_1, n_2, n_c = self._plan(total)
-        # this call's share [n0, n0 + m) of each segment of the plan
-        edges = np.cumsum([0, n_u, n_1, n_2, n_c])
-        k_u, k_1, k_2, k_c = (max(0, min(n0 + m, hi) - max(n0, lo)) for lo, hi in zip(edges[:-1], edges[1:]))
+        k_u, k_1, k_2, k_c = segment_shares(n0, m, [n_u, n_1, n_2, n_c])  # this call's share of each segment
         parts, info = [], {"uniform_labels": k_u, "odpo_labels": k_1, "local_labels": k_2,
                            "contender_labels": k_c, "total": total}
         if k_u:
             parts.append(UniformSelector().select(state, k_u, gen))
-        B = _differences(state) if k_1 or k_2 else None
+        aim = k_c and labels is not None  # contenders need a fit; without labels they are uniform pairs
+        B = _differences(state) if k_1 or k_2 or aim else None
+        # one fit for the local design and the contenders (zeros without labels: the prior's maximiser)
+        theta = fit_theta(state, labels, B) if k_2 or aim else None
         if k_1:
             design = ODPOSelector(eps=self.eps, method=self.method).design(B)
             plan = interleaved(round_design(design, n_1, B=B, rng=gen).counts)
@@ -441,7 +424,6 @@ class RobustSelector:
             parts.append(Batch.from_indices(plan[start : start + k_1], selector="odpo"))
             info["certificate"] = design.certificate.as_dict()
         if k_2:
-            theta = fit_theta(state, labels, B)
             Bt = np.sqrt(sigmoid_prime(B @ theta))[:, None] * B
             local = optimal_design(Bt, method=self.method, eps=self.eps)
             counts = round_design(local, k_2, B=Bt, rng=gen).counts
@@ -450,7 +432,7 @@ class RobustSelector:
             info["local_certificate"] = local.certificate.as_dict()
             info.setdefault("certificate", info["local_certificate"])
         if k_c:
-            parts.append(_contenders(state, labels, k_c, gen, info, self.eps, self.method))
+            parts.append(_contenders(state, theta if aim else None, k_c, gen, info, self.eps, self.method))
         params = {"weight": self.weight, "fraction": self.fraction, "contenders": self.contenders,
                   "total": self.total, "eps": self.eps, "method": self.method}
         return _merge(parts, self.name, params, seed_of(rng), info)

@@ -51,19 +51,17 @@ def run_once(
     sizes = selector.rounds(budget) if hasattr(selector, "rounds") else [budget]
     if len(sizes) > 1:
         selector = dataclasses.replace(selector, total=int(budget))
-    seconds, got, infos = 0.0, [], {}
+    seconds, got, certificate = 0.0, [], None
     for size in sizes:
         seen = Labels.concat(got) if got else None
         t0 = time.perf_counter()
         batch = selector.select(SelectionState(state.pool, state.features, labels=seen, lam=state.lam)
                                 if seen is not None else state, size, gen)
         seconds += time.perf_counter() - t0
-        got.append(annotator.label(batch))
-        if len(sizes) > 1:  # the fresh copy only: the caller's selector stays untouched
-            selector.update(batch, got[-1])
-        infos = {**batch.info, **infos}  # the first round's design certificate wins: the pilot's
+        got.append(annotator.label(batch))  # the next round gets them through its state, not update()
+        if certificate is None:  # the first round's design certificate: the pilot's
+            certificate = batch.info.get("certificate")
     labels = Labels.concat(got) if len(got) > 1 else got[0]
-    batch = dataclasses.replace(batch, info=infos)
     B = state.candidates.differences(state.features.X, labels.pairs)
     model = BradleyTerry(lam=state.lam).fit(B, labels.y)
     chosen = greedy_policy(model.coef_, state.features.X, state.pool)
@@ -73,7 +71,7 @@ def run_once(
         seed=int(seed),
         regret=simple_regret(true_rewards, chosen, state.pool),
         seconds=seconds,
-        certificate=batch.info.get("certificate"),
+        certificate=certificate,
     )
 
 
