@@ -22,7 +22,6 @@ Rank: when the pool has fewer texts (or fewer independent ones) than ``dim``, th
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, asdict, dataclass, fields
 from typing import ClassVar, Literal
 
@@ -34,7 +33,8 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from threadpoolctl import ThreadpoolController
 
 from duelbandit.embed.base import scale_to_unit_ball
-from duelbandit.embed.ngram_hash import hashed_ngram_counts
+from duelbandit.embed.heap import retain_heap
+from duelbandit.embed.ngram_hash import Analyzer, hashed_counts, hashed_counts_compact
 from duelbandit.errors import FeatureError
 from duelbandit.types import Features, Pool
 
@@ -182,26 +182,15 @@ class HashingEmbedder:
         """The embedder that produced ``Features.config`` (extra keys such as ``scale`` are ignored)."""
         return cls(**{f.name: config[f.name] for f in fields(cls) if f.name in config})
 
+    def _analyzers(self) -> list[Analyzer]:
+        word = Analyzer("word", self.ngram_range, _TOKEN)
+        char = Analyzer("char_wb", self.char_ngram_range)
+        return {"word": [word], "char": [char], "both": [word, char]}[self.analyzer]
+
     def _hash(self, texts: list[str]) -> sp.csr_matrix:
-        # equal, entry for entry, to scikit-learn's HashingVectorizer (tested), ~3x faster on short texts
-        jobs = []
-        if self.analyzer in ("word", "both"):
-            jobs.append(functools.partial(
-                hashed_ngram_counts, texts, analyzer="word", ngram_range=self.ngram_range,
-                n_features=self.n_features, token_pattern=_TOKEN,
-            ))
-        if self.analyzer in ("char", "both"):
-            jobs.append(functools.partial(
-                hashed_ngram_counts, texts, analyzer="char_wb", ngram_range=self.char_ngram_range,
-                n_features=self.n_features,
-            ))
-        if len(jobs) == 1:
-            return jobs[0]()
-        # the two analysers are independent and spend most of their time in numpy, which releases the GIL:
-        # on 2 cores the pair takes about the time of the slower one
-        with ThreadPoolExecutor(len(jobs)) as pool:
-            blocks = [f.result() for f in [pool.submit(job) for job in jobs]]
-        return sp.hstack(blocks, format="csr")
+        """Step 1: counts equal, entry for entry, to scikit-learn's HashingVectorizer per analyser, side by side
+        (tested); ~5x faster on short texts."""
+        return hashed_counts(texts, self._analyzers(), self.n_features)
 
     def fit_lsa(self, T: sp.csr_matrix, k: int) -> tuple[LSAFit, np.ndarray] | None:
         """Fit step 3 on the rows of a tf-idf matrix ``T`` (texts x hash columns): the randomized SVD to k
@@ -239,8 +228,9 @@ class HashingEmbedder:
     def _block(self, texts: list[str], k: int) -> tuple[np.ndarray, int, float]:
         """(len(texts), k) LSA coordinates, their numerical rank, and the SVD's explained-variance ratio
         (both measured on the texts the SVD is fitted on)."""
+        retain_heap()  # later calls reuse this one's freed memory instead of page-faulting it back in
         # tf-idf on the hash columns some text uses: the same weights as on all 2**19, for less work
-        T = _nonempty_columns(self._hash(texts))[0]
+        T = hashed_counts_compact(texts, self._analyzers(), self.n_features)[0]
         got = self.fit_lsa(TfidfTransformer(sublinear_tf=True).fit_transform(T), k) if T.nnz else None
         if got is None:
             return np.zeros((len(texts), k)), 0, 0.0

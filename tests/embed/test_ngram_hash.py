@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32 as sk_murmur
 
@@ -94,3 +97,37 @@ def test_other_token_patterns_take_sklearn_path():
         n_features=64, analyzer="word", ngram_range=(1, 2), alternate_sign=False, norm=None
     ).transform(texts)
     _assert_same_csr(ours, ref)
+
+
+def test_tokens_equal_re_findall_per_text():
+    """The array tokenizer finds exactly the tokens of ``\\b\\w+\\b`` in each lower-cased text, in order."""
+    texts = _random_texts(np.random.default_rng(3), 200) + EDGE + ["x_1 y\n\nz", "ΣΑΣ σας. ΟΔΟΣ"]
+    cps, left, right, row = ngram_hash._tokens(texts)
+    chars = "".join(map(chr, cps))
+    got = [[] for _ in texts]
+    for a, b, r in zip(left, right, row):
+        got[r].append(chars[a:b])
+    assert got == [re.findall(WORD, t.lower()) for t in texts]
+
+
+@pytest.mark.parametrize("char_range", [(2, 4), (1, 3)])
+def test_analysers_side_by_side_equal_sklearn_hstack(char_range, monkeypatch):
+    """hashed_counts (one pass over both analysers) = hstack of scikit-learn's matrices, on one chunk and on
+    many; the compact form is that matrix on its non-empty columns."""
+    texts = _random_texts(np.random.default_rng(4), 120) + EDGE + ["", ""]
+    specs = [ngram_hash.Analyzer("word", (1, 2)), ngram_hash.Analyzer("char_wb", char_range)]
+    ref = sp.hstack([_sklearn(texts, "word", (1, 2), 2**10), _sklearn(texts, "char_wb", char_range, 2**10)]).tocsr()
+    for chunk_chars in (2**20, 50):  # one chunk; then a few texts per chunk
+        monkeypatch.setattr(ngram_hash, "_CHUNK_CHARS", chunk_chars)
+        _assert_same_csr(ngram_hash.hashed_counts(texts, specs, 2**10), ref)
+        X, cols = ngram_hash.hashed_counts_compact(texts, specs, 2**10)
+        np.testing.assert_array_equal(cols, np.flatnonzero(ref.getnnz(axis=0)))
+        _assert_same_csr(X, ref[:, cols])
+
+
+def test_empty_inputs():
+    specs = [ngram_hash.Analyzer("word", (1, 2)), ngram_hash.Analyzer("char_wb", (2, 4))]
+    assert ngram_hash.hashed_counts([], specs, 64).shape == (0, 128)
+    for texts in ([""], ["", " ", "\n"]):
+        X = ngram_hash.hashed_counts(texts, specs, 64)
+        assert X.shape == (len(texts), 128) and X.nnz == 0
