@@ -3,7 +3,7 @@
 The hashing embedder allocates and frees tens of MB of numpy temporaries per 2,000 texts. Under glibc's default
 (a dynamic threshold that starts at 128 KiB) much of it goes back to the kernel after every call, so the next
 call takes a page fault on every 4 KiB page it touches again: ~8,400 minor faults per 2,000-text embed, which
-cost it ~17% of its time on the 2-core VM we measure on (benchmarks/results/bench_embed.md: 23.8k vs 28.4k
+cost it ~18% of its throughput on the 2-core VM we measure on (benchmarks/results/bench_embed.md: 24.0k vs 29.2k
 texts/s). :func:`retain_heap` fixes the two thresholds at the values glibc's own dynamic rule grows them to
 at most (mmap 32 MiB, trim 64 MiB): blocks below 32 MiB come from the heap, and up to 64 MiB of free heap stays
 in the process for reuse. It is called by the hashing embedder and is process-wide.

@@ -1,4 +1,4 @@
-"""Hashed n-gram counts, vectorised: the same sparse matrix as scikit-learn's ``HashingVectorizer``, ~4x faster.
+"""Hashed n-gram counts, vectorised: the same sparse matrix as scikit-learn's ``HashingVectorizer``, ~5x faster.
 
 scikit-learn builds every n-gram as a Python string and hashes it one at a time; on short texts that
 loop is most of the hashing embedder's time. Here the texts of a chunk become one code-point array,
@@ -21,7 +21,7 @@ Windows that are n-grams:
   scikit-learn.
 
 Texts are separated by ``"\\n"`` (neither analyser keeps one inside a text) and processed in chunks of at
-most ~1M code points, so memory stays bounded on large pools and long texts. Several analysers' counts are
+most 2^18 code points, so memory stays bounded on large pools and long texts. Several analysers' counts are
 assembled side by side in one pass (:func:`hashed_counts`), optionally on their non-empty columns only.
 Texts that cannot be encoded (lone surrogates) go to scikit-learn, which raises the same error it always has.
 """
