@@ -223,8 +223,8 @@ def _tokens(texts: list[str]):
 
 
 def _word_windows(texts: list[str], lo: int, hi: int):
-    """(row, byte start, byte length, count, bytes) of every word n-gram (tokens of ``\\b\\w+\\b``),
-    lo <= n <= hi, rows ascending."""
+    """(row, byte start, byte length, bytes) of every word n-gram (tokens of ``\\b\\w+\\b``), lo <= n <= hi,
+    rows ascending; each counts once."""
     cps, left, right, row = _tokens(texts)
     buf, off = (cps, None) if cps.dtype == np.uint8 else _encode(cps.tobytes().decode("utf-32-le"))[1:]
     K = len(left)
@@ -235,7 +235,7 @@ def _word_windows(texts: list[str], lo: int, hi: int):
     end = right[a + k + (lo - 1)]  # the n-gram (t, n) ends at token t + n - 1
     if off is not None:
         left, end = off[left], off[end]
-    return row[a], left[a], end - left[a], np.ones(len(a)), buf
+    return row[a], left[a], end - left[a], buf
 
 
 def _chunks(texts: list[str]):
@@ -265,8 +265,8 @@ def _entries(chunk: list[str], spec: Analyzer, n_features: int):
         try:
             if spec.analyzer == "char_wb":
                 return _char_wb_entries(chunk, lo, hi, n_features)
-            row, start, length, count, buf = _word_windows(chunk, lo, hi)
-            return row, _columns(murmurhash3_32(buf, start, length), n_features), count
+            row, start, length, buf = _word_windows(chunk, lo, hi)
+            return row, _columns(murmurhash3_32(buf, start, length), n_features), np.ones(len(row))
         except UnicodeEncodeError:  # lone surrogates: let scikit-learn raise its own error
             pass
     X = _sklearn_counts(chunk, spec.analyzer, spec.ngram_range, n_features, spec.token_pattern).tocoo()
